@@ -1,0 +1,69 @@
+# The verbs people use. Every target installs what it needs into .venv first.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SCALE ?= small
+SEED ?= 42
+DATA_DIR ?= data
+STREAMLIT_PORT ?= 8501
+DAGSTER_PORT ?= 3000
+export DAGSTER_HOME := $(abspath $(DATA_DIR))/dagster_home
+
+.PHONY: install demo pipeline serve test lint format bench dagster dashboards clean browser-deps
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: install, generate the small sample region, run the full pipeline, serve dashboards + Dagster UI
+demo: pipeline
+	@if [ -z "$$DEMO_NO_SERVE" ]; then $(MAKE) --no-print-directory serve; fi
+
+## pipeline: everything `demo` does except serving (for scripts)
+pipeline: install
+	@mkdir -p $(DAGSTER_HOME)
+	@if [ ! -d $(DATA_DIR)/inbox ]; then $(BIN)/referral-warehouse generate --scale $(SCALE) --seed $(SEED) --out $(DATA_DIR); fi
+	$(BIN)/referral-warehouse run --data-dir $(DATA_DIR)
+
+## serve: Streamlit dashboards and the Dagster UI (Ctrl-C stops both)
+serve: install
+	@mkdir -p $(DAGSTER_HOME)
+	@$(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p $(DAGSTER_PORT) >$(DATA_DIR)/dagster-dev.log 2>&1 & echo $$! > $(DATA_DIR)/dagster-dev.pid
+	@echo "Dashboards (数据看板): http://127.0.0.1:$(STREAMLIT_PORT)"
+	@echo "Dagster UI:            http://127.0.0.1:$(DAGSTER_PORT)   (log: $(DATA_DIR)/dagster-dev.log)"
+	@trap 'kill $$(cat $(DATA_DIR)/dagster-dev.pid) 2>/dev/null' EXIT; \
+	  RW_DATA_DIR=$(abspath $(DATA_DIR)) $(BIN)/streamlit run dashboards/app.py --server.headless true \
+	    --server.address 127.0.0.1 --server.port $(STREAMLIT_PORT) --browser.gatherUsageStats false
+
+dagster: install
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p $(DAGSTER_PORT)
+
+## test: install, lint, and the whole test suite (dbt build and GX suites included)
+test: install browser-deps lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## bench: the city-scale benchmark (see benchmarks/README.md)
+bench: install
+	$(PY) benchmarks/run_bench.py
+
+## browser-deps: Debian chromium + chromedriver for the browser test (skipped when present)
+browser-deps:
+	@bash scripts/ensure-chromium.sh
+
+clean:
+	rm -rf $(DATA_DIR)/warehouse $(DATA_DIR)/published $(DATA_DIR)/dagster_home

@@ -1,0 +1,53 @@
+"""The ``referral-warehouse`` command. Each area registers its own subcommand.
+
+Heavy imports (dagster, dbt, GX, pandas) happen inside the handlers so that ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# (module, registering function): each module defines ``register(subparsers)``.
+SUBCOMMANDS = [
+    "pipelines.generate.cli",
+    "pipelines.ingest.cli",
+    "pipelines.standardize.cli",
+    "pipelines.defs.cli",  # run
+    "pipelines.publish.cli",  # indicators
+    "pipelines.quality.cli",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="referral-warehouse",
+        description=(
+            "分级诊疗/双向转诊 data platform. Generate a sample region, land HIS exports, standardize them "
+            "to the data-element standard, build and check the DuckDB warehouse, and print indicators. "
+            "Defaults live under ./data; every path can be overridden."
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for module_name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:  # an area not built yet
+            if exc.name == module_name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    result = args.handler(args)
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

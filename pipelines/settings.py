@@ -1,0 +1,81 @@
+"""Where things live. Every path has a default under ``data/`` and can be overridden.
+
+Overrides, strongest first: explicit function/CLI arguments, then environment variables
+(``RW_DATA_DIR`` moves everything; ``RW_INBOX``, ``RW_WAREHOUSE``, ``RW_PUBLISHED`` ... move one
+thing), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SOURCES_DIR = REPO_ROOT / "sources"  # source registry: one YAML per source
+STANDARD_DIR = REPO_ROOT / "standard"  # data-element standard, value domains, terminology
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+SHARED_REFERENCE_DIR = REPO_ROOT.parent / "shared" / "reference"
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Paths:
+    """All run-time locations, derived from one data directory."""
+
+    data_dir: Path = field(default_factory=lambda: _env_path("RW_DATA_DIR", REPO_ROOT / "data"))
+
+    @property
+    def inbox(self) -> Path:
+        return _env_path("RW_INBOX", self.data_dir / "inbox")
+
+    @property
+    def registry(self) -> Path:
+        """Institution + alliance registry (CSV) the commission maintains."""
+        return _env_path("RW_REGISTRY", self.data_dir / "registry")
+
+    @property
+    def truth(self) -> Path:
+        return self.data_dir / "truth"
+
+    @property
+    def warehouse(self) -> Path:
+        """The DuckDB file the pipeline writes. Dashboards never open it."""
+        return _env_path("RW_WAREHOUSE", self.data_dir / "warehouse" / "warehouse.duckdb")
+
+    @property
+    def published_dir(self) -> Path:
+        return _env_path("RW_PUBLISHED", self.data_dir / "published")
+
+    @property
+    def published(self) -> Path:
+        """The current published snapshot (a symlink swapped atomically)."""
+        return self.published_dir / "current.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return _env_path("DAGSTER_HOME", self.data_dir / "dagster_home")
+
+    @property
+    def secrets_dir(self) -> Path:
+        """Per-installation secrets (person-key HMAC secret). Outside git: data/ is ignored."""
+        return _env_path("RW_SECRETS", self.data_dir / "secrets")
+
+    @property
+    def reviewed_mappings(self) -> Path:
+        """The quality team's reviewed diagnosis mappings (CSV they edit)."""
+        return _env_path("RW_REVIEWED_MAPPINGS", STANDARD_DIR / "mappings" / "reviewed_mappings.csv")
+
+    def ensure(self) -> Paths:
+        for p in (self.inbox, self.warehouse.parent, self.published_dir, self.dagster_home, self.secrets_dir):
+            p.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def paths(data_dir: str | Path | None = None) -> Paths:
+    return Paths(Path(data_dir).expanduser().resolve()) if data_dir else Paths()
