@@ -146,6 +146,8 @@ def load_sources(sources_dir: Path | None = None) -> dict[str, SourceConfig]:
             data = yaml.safe_load(fh) or {}
         cfg = parse_source(data, path)
         if cfg.source_id in out:
-            raise SourceConfigError(f"{path}: source_id {cfg.source_id!r} already defined in {out[cfg.source_id].path}")
+            raise SourceConfigError(
+                f"{path}: source_id {cfg.source_id!r} already defined in {out[cfg.source_id].path}"
+            )
         out[cfg.source_id] = cfg
     return out

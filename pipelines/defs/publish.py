@@ -1,0 +1,65 @@
+"""The published snapshot: only after the blocking checks of this run passed."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.defs.resources import WarehouseResource
+
+# The marts the dashboards read; publication waits for them (and so for dbt's tests).
+PUBLISHED_MARTS = [
+    dg.AssetKey(["marts", name])
+    for name in (
+        "indicator_registry",
+        "indicator_values",
+        "dim_institutions",
+        "fct_referrals",
+        "fct_visits",
+        "fct_slot_bookings",
+        "fct_undertreated_cases",
+    )
+]
+
+
+def blocking_failures(con, run_id: str) -> list[tuple[str, str]]:
+    """(check_id, reason) of blocking checks that failed in this run."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema='quality' and table_name='check_results'"
+    ).fetchone()[0]
+    if not exists:
+        return []
+    return con.execute(
+        "select check_id, coalesce(reason, description, '') from quality.check_results "
+        "where run_id = ? and severity = 'blocking' and status = 'fail' order by check_id",
+        [run_id],
+    ).fetchall()
+
+
+@dg.asset(
+    key=["published", "snapshot"],
+    group_name="publish",
+    deps=PUBLISHED_MARTS + [dg.AssetKey(["quality", "check_results"])],
+    kinds={"duckdb"},
+    description=(
+        "Atomic read-only snapshot for the dashboards (data/published/current.duckdb). Refused when a "
+        "blocking data-quality check failed in this run: the previous snapshot stays in place."
+    ),
+)
+def published_snapshot(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    from pipelines.publish.snapshot import publish
+
+    with warehouse.connect(read_only=True) as con:
+        failures = blocking_failures(con, context.run_id)
+    if failures:
+        lines = "\n".join(f"- {cid}: {why}" for cid, why in failures)
+        raise dg.Failure(
+            description=f"Not published: {len(failures)} blocking data-quality check(s) failed. "
+            f"The previous snapshot stays in place.\n{lines}",
+            metadata={"blocking_failures": dg.MetadataValue.md(lines)},
+        )
+    path = publish(
+        warehouse.paths.warehouse, warehouse.paths.published_dir, context.run_id, log=context.log.info
+    )
+    return dg.MaterializeResult(metadata={"snapshot": str(path), "size_bytes": path.stat().st_size})

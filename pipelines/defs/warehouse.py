@@ -1,0 +1,69 @@
+"""dbt models (staging → intermediate → marts) as Dagster assets; dbt tests become asset checks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from pipelines.defs.resources import WarehouseResource
+from pipelines.settings import DBT_PROJECT_DIR
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def dbt_executable() -> str:
+    """The dbt next to this interpreter (the project's .venv), so PATH need not be activated."""
+    local = Path(sys.executable).parent / "dbt"
+    return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
+
+
+def ensure_manifest() -> Path:
+    """`dagster dev` re-parses on load; headless runs parse once when no manifest exists yet."""
+    dbt_project.prepare_if_dev()
+    if not dbt_project.manifest_path.exists():
+        dbt_project.preparer.prepare(dbt_project)
+    return dbt_project.manifest_path
+
+
+class WarehouseTranslator(DagsterDbtTranslator):
+    """Keys are [schema, name] (std.visits, marts.fct_referrals); groups follow the dbt folders."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        fqn = dbt_resource_props.get("fqn", [])
+        folder = fqn[1] if len(fqn) > 2 else "models"
+        return dg.AssetKey([folder, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        folder = fqn[1] if len(fqn) > 2 else "models"
+        return f"warehouse_{folder}"
+
+
+ensure_manifest()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=WarehouseTranslator(),
+    retry_policy=dg.RetryPolicy(max_retries=1, delay=5),
+)
+def warehouse_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+):
+    """`dbt build`: models, seeds (indicator registry) and tests, streamed as they finish."""
+    os.environ["RW_WAREHOUSE"] = str(warehouse.paths.warehouse)
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())

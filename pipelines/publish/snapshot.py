@@ -1,0 +1,138 @@
+"""Publishing: an atomic, read-only snapshot that the dashboards read.
+
+The pipeline writes ``warehouse.duckdb``; dashboards never open it. After a successful, checked
+run, the tables people may see (marts, quality results, masked ingestion metadata) are copied into
+a new file ``snapshots/<run_id>.duckdb`` and the symlink ``current.duckdb`` is swapped to it with
+``os.replace`` (atomic on POSIX). A reader that opened the old snapshot keeps reading it; a failed
+or blocked run never touches ``current.duckdb``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+# schema in warehouse → schema in snapshot; tables copied whole (they hold no personal data)
+COPIED_SCHEMAS = {"marts": "marts", "quality": "quality"}
+# elements whose raw values are personal data: never shown, even in the quarantine
+PII_ELEMENTS = ("patient_id_number", "patient_name", "phone", "id_number", "name")
+KEEP_SNAPSHOTS = 3
+
+
+class PublishError(RuntimeError):
+    pass
+
+
+def _tables(con: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_catalog = ? and table_schema = ? "
+            "order by table_name",
+            [catalog, schema],
+        ).fetchall()
+    ]
+
+
+def _mask_sql(element_col: str, value_col: str) -> str:
+    pii = ", ".join(f"'{e}'" for e in PII_ELEMENTS)
+    return (
+        f"case when {element_col} in ({pii}) and {value_col} is not null "
+        f"then '<已脱敏 ' || length({value_col}) || ' 字符>' else {value_col} end"
+    )
+
+
+def build_snapshot(
+    warehouse: Path, target: Path, run_id: str, required: tuple[str, ...] = ()
+) -> dict[str, int]:
+    """Write a fresh snapshot file from the warehouse. Returns row counts per copied table."""
+    if target.exists():
+        target.unlink()
+    con = duckdb.connect(str(target))
+    counts: dict[str, int] = {}
+    try:
+        con.execute(f"attach '{warehouse}' as wh (read_only)")
+        for src_schema, dst_schema in COPIED_SCHEMAS.items():
+            con.execute(f"create schema if not exists {dst_schema}")
+            for t in _tables(con, "wh", src_schema):
+                con.execute(f'create table {dst_schema}."{t}" as select * from wh.{src_schema}."{t}"')
+                counts[f"{dst_schema}.{t}"] = con.execute(
+                    f'select count(*) from {dst_schema}."{t}"'
+                ).fetchone()[0]
+        missing = [t for t in required if t not in counts]
+        if missing:
+            raise PublishError(
+                f"cannot publish: required tables missing from the warehouse: {', '.join(missing)}"
+            )
+        con.execute("create schema if not exists ingest")
+        raw_tables = set(_tables(con, "wh", "raw"))
+        std_tables = set(_tables(con, "wh", "std"))
+        if "files" in raw_tables:
+            # file registry without server paths (file name and source are enough to act on)
+            con.execute("create table ingest.files as select * exclude (path) from wh.raw.files")
+        quarantine_parts = []
+        cols = "file_id, source_id, entity, row_number, stage, element, {masked} as raw_value, reason_code, reason"
+        for schema, present in (("raw", raw_tables), ("std", std_tables)):
+            if "quarantine" in present:
+                quarantine_parts.append(
+                    f"select {cols.format(masked=_mask_sql('element', 'raw_value'))} from wh.{schema}.quarantine"
+                )
+        if quarantine_parts:
+            con.execute("create table ingest.quarantine as " + " union all ".join(quarantine_parts))
+        for t in ("unmapped_terms", "value_outcomes", "accuracy_by_field"):
+            if t in std_tables:
+                if t == "value_outcomes":
+                    con.execute(
+                        "create table ingest.value_outcomes as select * replace "
+                        f"({_mask_sql('element', 'raw_value')} as raw_value, "
+                        f"{_mask_sql('element', 'normalized_value')} as normalized_value) from wh.std.value_outcomes"
+                    )
+                else:
+                    con.execute(f"create table ingest.{t} as select * from wh.std.{t}")
+        con.execute("create schema if not exists meta")
+        con.execute(
+            "create table meta.publish_info as select ? as run_id, ?::timestamp as published_at, ? as warehouse_version",
+            [run_id, dt.datetime.now().replace(microsecond=0), "1"],
+        )
+        con.execute("detach wh")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    return counts
+
+
+def publish(
+    warehouse: Path,
+    published_dir: Path,
+    run_id: str,
+    required: tuple[str, ...] = ("marts.indicator_values", "marts.indicator_registry"),
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Build a snapshot and swap ``current.duckdb`` to it atomically. Returns the snapshot path."""
+    snapshots = published_dir / "snapshots"
+    snapshots.mkdir(parents=True, exist_ok=True)
+    final = snapshots / f"{run_id}.duckdb"
+    tmp = snapshots / f".{run_id}.duckdb.tmp"
+    counts = build_snapshot(warehouse, tmp, run_id, required=required)
+    os.replace(tmp, final)
+    link_tmp = published_dir / f".current.{run_id}.tmp"
+    if link_tmp.is_symlink() or link_tmp.exists():
+        link_tmp.unlink()
+    link_tmp.symlink_to(Path("snapshots") / final.name)
+    os.replace(link_tmp, published_dir / "current.duckdb")
+    log(f"published {final.name}: {len(counts)} tables")
+    _prune(snapshots, keep=final)
+    return final
+
+
+def _prune(snapshots: Path, keep: Path) -> None:
+    """Keep the newest few snapshots; an open reader of a removed one keeps its file handle."""
+    files = sorted(snapshots.glob("*.duckdb"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[KEEP_SNAPSHOTS:]:
+        if old != keep:
+            old.unlink(missing_ok=True)
+            Path(str(old) + ".wal").unlink(missing_ok=True)

@@ -1,0 +1,83 @@
+"""The published snapshot: atomic swap, masking, and a failed publish leaves the old one in place."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from pipelines.publish.snapshot import PublishError, publish
+
+
+def make_warehouse(path, with_marts=True):
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts; create schema quality; create schema raw; create schema std")
+    if with_marts:
+        con.execute("create table marts.indicator_registry as select 'primary_care_share' as indicator_id")
+        con.execute(
+            "create table marts.indicator_values as select 'primary_care_share' as indicator_id, "
+            "'2025-06' as period, 'county' as geo_level, '360426' as geo_id, 61.2::double as value"
+        )
+    con.execute("create table quality.check_results as select 'r1' as run_id, 'id_check_digit' as check_id")
+    con.execute(
+        "create table raw.files as select 'f1' as file_id, '/secret/server/path/visits_202501.csv' as path, "
+        "'visits_202501.csv' as file_name, 'landed' as status"
+    )
+    con.execute(
+        "create table raw.quarantine as select * from (values "
+        "('f1', 'his_a', 'visits', 7, 'land', 'patient_id_number', '360426199101010072', 'id_check_digit', 'bad'),"
+        "('f1', 'his_a', 'visits', 9, 'land', 'visit_datetime', '2025-13-40', 'impossible_date', 'bad')"
+        ") t(file_id, source_id, entity, row_number, stage, element, raw_value, reason_code, reason)"
+    )
+    con.close()
+
+
+def test_publish_swaps_current_and_masks_personal_data(tmp_path):
+    wh = tmp_path / "warehouse.duckdb"
+    make_warehouse(wh)
+    out = tmp_path / "published"
+    snap = publish(wh, out, "run1", log=lambda _: None)
+    current = out / "current.duckdb"
+    assert current.is_symlink() and current.resolve() == snap.resolve()
+    con = duckdb.connect(str(current), read_only=True)
+    assert con.execute("select value from marts.indicator_values").fetchone()[0] == pytest.approx(61.2)
+    assert con.execute("select run_id from meta.publish_info").fetchone()[0] == "run1"
+    cols = [r[0] for r in con.execute("describe ingest.files").fetchall()]
+    assert "path" not in cols and "file_name" in cols
+    values = dict(con.execute("select element, raw_value from ingest.quarantine").fetchall())
+    assert values["patient_id_number"] == "<已脱敏 18 字符>"
+    assert values["visit_datetime"] == "2025-13-40"
+    # the raw tables themselves never reach the snapshot
+    schemas = {
+        r[0] for r in con.execute("select distinct table_schema from information_schema.tables").fetchall()
+    }
+    assert schemas == {"marts", "quality", "ingest", "meta"}
+    con.close()
+
+
+def test_failed_publish_keeps_previous_snapshot(tmp_path):
+    out = tmp_path / "published"
+    good = tmp_path / "good.duckdb"
+    make_warehouse(good)
+    first = publish(good, out, "run1", log=lambda _: None)
+    bad = tmp_path / "bad.duckdb"
+    make_warehouse(bad, with_marts=False)
+    with pytest.raises(PublishError, match="marts.indicator_values"):
+        publish(bad, out, "run2", log=lambda _: None)
+    assert (out / "current.duckdb").resolve() == first.resolve()
+    con = duckdb.connect(str(out / "current.duckdb"), read_only=True)
+    assert con.execute("select run_id from meta.publish_info").fetchone()[0] == "run1"
+    con.close()
+
+
+def test_reader_keeps_old_snapshot_open_across_swap(tmp_path):
+    wh = tmp_path / "warehouse.duckdb"
+    make_warehouse(wh)
+    out = tmp_path / "published"
+    publish(wh, out, "run1", log=lambda _: None)
+    reader = duckdb.connect(str(out / "current.duckdb"), read_only=True)
+    publish(wh, out, "run2", log=lambda _: None)  # a pipeline publishing while a dashboard reads
+    assert reader.execute("select run_id from meta.publish_info").fetchone()[0] == "run1"
+    reader.close()
+    fresh = duckdb.connect(str(out / "current.duckdb"), read_only=True)
+    assert fresh.execute("select run_id from meta.publish_info").fetchone()[0] == "run2"
+    fresh.close()
