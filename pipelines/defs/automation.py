@@ -1,7 +1,5 @@
 """Jobs, the inbox sensor and the nightly schedule."""
 
-from __future__ import annotations
-
 import hashlib
 import json
 import os

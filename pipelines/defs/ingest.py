@@ -1,7 +1,5 @@
 """Raw landing assets: every file in the inbox recorded once, rows kept as received."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from pipelines.defs.resources import WarehouseResource

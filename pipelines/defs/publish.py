@@ -1,7 +1,5 @@
 """The published snapshot: only after the blocking checks of this run passed."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from pipelines.defs.resources import WarehouseResource

@@ -7,8 +7,6 @@ Dagster's ``blocking=True``: the checks target std.* assets upstream of dbt, and
 check there would have to run before dbt, while the mart checks must run after it.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
 from pipelines.defs.publish import PUBLISHED_MARTS

@@ -1,7 +1,5 @@
 """Standardization: raw landing → std.* tables on the data-element standard."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from pipelines.defs.ingest import institution_registry, raw_landing

@@ -1,7 +1,5 @@
 """dbt models (staging → intermediate → marts) as Dagster assets; dbt tests become asset checks."""
 
-from __future__ import annotations
-
 import os
 import shutil
 import sys
