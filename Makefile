@@ -59,7 +59,7 @@ format: install
 
 ## bench: the city-scale benchmark (see benchmarks/README.md)
 bench: install
-	$(PY) benchmarks/run_bench.py
+	$(PY) benchmarks/run_bench.py $(BENCH_ARGS)
 
 ## browser-deps: Debian chromium + chromedriver for the browser test (skipped when present)
 browser-deps:
