@@ -1,0 +1,335 @@
+"""Learned matcher: char n-gram retrieval over labelled examples + a small logistic model.
+
+Built from labelled examples (CHIP-CDN: diagnosis text -> set of standard names) and the terminology
+names. For one text it proposes candidate standard names from
+
+* the labels of the nearest training texts (char 1-3 gram TF-IDF cosine, whole text and each part),
+* the nearest terminology names to the whole text and to each part,
+
+describes each candidate with a few similarity features, and scores it with a logistic model whose
+weights are fitted on the training examples (leave-one-out: a training text never sees itself or
+its own labels while its features are computed) and stored in ``learned_model.json``.
+
+Only numpy/scipy: no model download, no extra dependency.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rapidfuzz import fuzz
+from scipy import optimize, sparse
+
+from pipelines.standardize.terminology.normalize import match_key, normalize_text, split_diagnoses
+from pipelines.standardize.terminology.pack import TerminologyPack
+
+_CONNECTOR_RE = re.compile(r"(?:合并|伴有|伴|并发|并|及)")
+FEATURES = [
+    "bias",
+    "knn_max",
+    "knn_share",
+    "knn_top1",
+    "seg_knn_max",
+    "name_sim_max",
+    "name_sim_whole",
+    "name_sim_max_sq",
+    "is_substring",
+    "partial_ratio",
+    "char_cover",
+    "log_label_freq",
+    "label_precision",
+    "in_pack",
+    "n_parts",
+    "knn_max_x_name",
+]
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    labels: tuple[str, ...]
+
+
+def load_examples(path: Path) -> list[Example]:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    out = []
+    for row in data:
+        labels = tuple(dict.fromkeys(x.strip() for x in row["normalized_result"].split("##") if x.strip()))
+        out.append(Example(row["text"], labels))
+    return out
+
+
+def split_examples(examples: Sequence[Example], seed: int = 20221, holdout: float = 0.2):
+    """Fixed-seed split: (build part, held-back part)."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(examples))
+    n_hold = int(round(len(examples) * holdout))
+    hold = sorted(order[:n_hold].tolist())
+    build = sorted(order[n_hold:].tolist())
+    return [examples[i] for i in build], [examples[i] for i in hold]
+
+
+class CharTfidf:
+    """Character 1-3 gram TF-IDF with l2-normalised rows (sparse)."""
+
+    def __init__(self, docs: Sequence[str], ngram: tuple[int, int] = (1, 3)):
+        self.ngram = ngram
+        self.vocab: dict[str, int] = {}
+        df: Counter = Counter()
+        grams_per_doc = [self._grams(d) for d in docs]
+        for grams in grams_per_doc:
+            df.update(set(grams))
+        for g in df:
+            self.vocab[g] = len(self.vocab)
+        n = len(docs)
+        self.idf = np.zeros(len(self.vocab))
+        for g, i in self.vocab.items():
+            self.idf[i] = math.log((1 + n) / (1 + df[g])) + 1.0
+        self.matrix = self.transform_grams(grams_per_doc)
+
+    def _grams(self, text: str) -> list[str]:
+        lo, hi = self.ngram
+        padded = f"^{text}$"
+        out = []
+        for k in range(lo, hi + 1):
+            src = text if k == 1 else padded
+            out.extend(src[i : i + k] for i in range(len(src) - k + 1))
+        return out
+
+    def transform_grams(self, grams_per_doc: Sequence[Sequence[str]]) -> sparse.csr_matrix:
+        rows, cols, vals = [], [], []
+        for r, grams in enumerate(grams_per_doc):
+            counts = Counter(g for g in grams if g in self.vocab)
+            if not counts:
+                continue
+            idx = np.fromiter((self.vocab[g] for g in counts), dtype=np.int64, count=len(counts))
+            v = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            v = (1 + np.log(v)) * self.idf[idx]
+            v /= np.linalg.norm(v)
+            rows.extend([r] * len(idx))
+            cols.extend(idx.tolist())
+            vals.extend(v.tolist())
+        return sparse.csr_matrix((vals, (rows, cols)), shape=(len(grams_per_doc), len(self.vocab)))
+
+    def transform(self, docs: Sequence[str]) -> sparse.csr_matrix:
+        return self.transform_grams([self._grams(d) for d in docs])
+
+
+def _key(text: str, pack: TerminologyPack) -> str:
+    return match_key(pack.apply_synonyms(normalize_text(text)))
+
+
+def _parts(text: str, pack: TerminologyPack) -> list[str]:
+    parts = []
+    for p in split_diagnoses(pack.apply_synonyms(normalize_text(text))):
+        parts.append(p)
+        pieces = [x for x in _CONNECTOR_RE.split(p) if x.strip()]
+        if len(pieces) > 1:
+            parts.extend(pieces)
+    keys = [match_key(p) for p in parts]
+    return list(dict.fromkeys(k for k in keys if k))
+
+
+def _top_k(sims: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, sims.shape[-1])
+    idx = np.argpartition(-sims, k - 1)[:k]
+    return idx[np.argsort(-sims[idx])]
+
+
+class LearnedMatcher:
+    """Candidate generation + logistic scoring over standard names."""
+
+    def __init__(
+        self,
+        pack: TerminologyPack,
+        examples: Sequence[Example],
+        weights: np.ndarray | None = None,
+        k_texts: int = 10,
+        k_names: int = 8,
+    ):
+        self.pack = pack
+        self.examples = list(examples)
+        self.k_texts = k_texts
+        self.k_names = k_names
+        self.weights = weights
+        # candidate names: every pack name + every training label (some CHIP labels are not in the pack)
+        name_to_code: dict[str, str | None] = {}
+        for code, name in pack.names.items():
+            name_to_code.setdefault(name, None)
+        for key_name in list(name_to_code):
+            name_to_code[key_name] = pack.find_name(key_name)
+        self.label_freq: Counter = Counter()
+        for ex in self.examples:
+            self.label_freq.update(ex.labels)
+            for lab in ex.labels:
+                name_to_code.setdefault(lab, pack.find_name(lab))
+        self.names = list(name_to_code)
+        self.name_code = name_to_code
+        self.name_pos = {n: i for i, n in enumerate(self.names)}
+        self.text_keys = [_key(ex.text, pack) for ex in self.examples]
+        self.name_keys = [match_key(n) for n in self.names]
+        self.tfidf = CharTfidf(self.text_keys + self.name_keys)
+        self.text_matrix = self.tfidf.matrix[: len(self.text_keys)]
+        self.name_matrix = self.tfidf.matrix[len(self.text_keys) :]
+        self.text_matrix_t = self.text_matrix.T.tocsr()
+        self.name_matrix_t = self.name_matrix.T.tocsr()
+        # how often a label's name, when it is the top name for a training text, is a gold label
+        self.label_hits: Counter = Counter()
+        self.label_seen: Counter = Counter()
+        self._example_labels = [set(ex.labels) for ex in self.examples]
+
+    # ------------------------------------------------------------------ persistence
+    @classmethod
+    def load_default(cls, pack: TerminologyPack) -> LearnedMatcher | None:
+        model_path = pack.directory / pack.manifest.get("learned_model", "learned_model.json")
+        examples_path = pack.directory / pack.manifest.get("training_examples", "chip_cdn_train.json")
+        if not model_path.exists() or not examples_path.exists():
+            return None
+        model = json.loads(model_path.read_text(encoding="utf-8"))
+        if model["features"] != FEATURES:
+            raise ValueError(f"{model_path}: features {model['features']} != code {FEATURES}")
+        matcher = cls(pack, load_examples(examples_path), weights=np.array(model["weights"]))
+        matcher.production_threshold = float(model["production_threshold"])
+        return matcher
+
+    def save(self, path: Path, **meta) -> None:
+        payload = {"features": FEATURES, "weights": [round(float(w), 6) for w in self.weights], **meta}
+        Path(path).write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+    # ------------------------------------------------------------------ features
+    def _features(self, text: str, exclude: int | None = None) -> tuple[list[str], np.ndarray]:
+        key = _key(text, self.pack)
+        parts = _parts(text, self.pack) or [key]
+        queries = [key] + [p for p in parts if p != key]
+        q = self.tfidf.transform(queries)
+        text_sims = (q @ self.text_matrix_t).toarray()
+        if exclude is not None:
+            text_sims[:, exclude] = -1.0
+        name_sims = (q @ self.name_matrix_t).toarray()
+        cand: dict[str, None] = {}
+        # labels of nearest training texts (whole text)
+        nn = _top_k(text_sims[0], self.k_texts)
+        knn_max: dict[str, float] = defaultdict(float)
+        knn_sum: dict[str, float] = defaultdict(float)
+        top1_labels = set(self.examples[nn[0]].labels) if len(nn) and text_sims[0, nn[0]] > 0 else set()
+        total = 0.0
+        for j in nn:
+            s = float(text_sims[0, j])
+            if s <= 0:
+                continue
+            total += s
+            for lab in self.examples[j].labels:
+                cand.setdefault(lab)
+                knn_max[lab] = max(knn_max[lab], s)
+                knn_sum[lab] += s
+        seg_knn: dict[str, float] = defaultdict(float)
+        for r in range(1, len(queries)):
+            for j in _top_k(text_sims[r], 3):
+                s = float(text_sims[r, j])
+                if s <= 0.5:
+                    continue
+                for lab in self.examples[j].labels:
+                    cand.setdefault(lab)
+                    seg_knn[lab] = max(seg_knn[lab], s)
+        for r in range(len(queries)):
+            for j in _top_k(name_sims[r], self.k_names if r == 0 else 4):
+                if name_sims[r, j] > 0.2:
+                    cand.setdefault(self.names[j])
+        names = list(cand)
+        if not names:
+            return [], np.zeros((0, len(FEATURES)))
+        pos = np.array([self.name_pos[n] for n in names])
+        cand_sims = name_sims[:, pos]  # queries x candidates
+        n_parts = len(parts)
+        rows = []
+        key_chars = set(key)
+        for ci, name in enumerate(names):
+            nkey = self.name_keys[pos[ci]]
+            freq = self.label_freq.get(name, 0)
+            if exclude is not None and name in self._example_labels[exclude]:
+                freq -= 1
+            sim_max = float(cand_sims[:, ci].max())
+            kmax = knn_max.get(name, 0.0)
+            rows.append(
+                [
+                    1.0,
+                    kmax,
+                    knn_sum.get(name, 0.0) / total if total else 0.0,
+                    1.0 if name in top1_labels else 0.0,
+                    seg_knn.get(name, 0.0),
+                    sim_max,
+                    float(cand_sims[0, ci]),
+                    sim_max * sim_max,
+                    1.0 if nkey and nkey in key else 0.0,
+                    fuzz.partial_ratio(nkey, key) / 100.0 if nkey else 0.0,
+                    (sum(1 for ch in set(nkey) if ch in key_chars) / len(set(nkey))) if nkey else 0.0,
+                    math.log1p(max(freq, 0)),
+                    0.0,
+                    1.0 if self.name_code.get(name) else 0.0,
+                    min(n_parts, 6) / 6.0,
+                    kmax * sim_max,
+                ]
+            )
+        return names, np.array(rows)
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, l2: float = 1.0) -> np.ndarray:
+        """Fit the logistic weights on the training examples (leave-one-out features)."""
+        xs, ys = [], []
+        for i, ex in enumerate(self.examples):
+            names, feats = self._features(ex.text, exclude=i)
+            gold = set(ex.labels)
+            xs.append(feats)
+            ys.append(np.array([1.0 if n in gold else 0.0 for n in names]))
+        x = np.vstack(xs)
+        y = np.concatenate(ys)
+
+        def loss(w):
+            z = x @ w
+            p = 1 / (1 + np.exp(-z))
+            eps = 1e-9
+            value = -np.sum(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)) + l2 * np.sum(w[1:] ** 2)
+            grad = x.T @ (p - y) + 2 * l2 * np.concatenate([[0.0], w[1:]])
+            return value, grad
+
+        res = optimize.minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B")
+        self.weights = res.x
+        return self.weights
+
+    def score(self, text: str, exclude: int | None = None) -> list[tuple[str, float]]:
+        """Candidate names with probability, best first."""
+        names, feats = self._features(text, exclude=exclude)
+        if not names:
+            return []
+        p = 1 / (1 + np.exp(-(feats @ self.weights)))
+        order = np.argsort(-p)
+        return [(names[i], float(p[i])) for i in order]
+
+    def predict(self, text: str, threshold: float, fallback: float, exclude: int | None = None) -> list[str]:
+        """Names with p >= threshold; if none, the best one when p >= fallback."""
+        scored = self.score(text, exclude=exclude)
+        chosen = [n for n, p in scored if p >= threshold]
+        if not chosen and scored and scored[0][1] >= fallback:
+            chosen = [scored[0][0]]
+        return chosen
+
+    # ------------------------------------------------------------------ production use
+    production_threshold: float = 0.9
+
+    def candidates(self, text: str) -> list[str]:
+        """Pack codes the model is confident about for one diagnosis text, best first."""
+        out = []
+        for name, p in self.score(text):
+            if p < self.production_threshold:
+                break
+            code = self.name_code.get(name)
+            if code:
+                out.append(code)
+        return out

@@ -1,0 +1,101 @@
+"""Text normalization for diagnosis strings.
+
+``normalize_text`` is the one normalizer every comparison goes through (terminology names, synonyms,
+training texts and inputs alike), so that a name and a free-text variant meet on the same form:
+
+1. Unicode NFKC (full-width letters, digits and punctuation become ASCII; ``Ⅲ`` becomes ``III``),
+2. traditional -> simplified Chinese (OpenCC ``t2s``),
+3. ASCII lower-case, whitespace collapsed,
+4. roman (``I``-``V``) and Chinese (一-五) numerals directly before 级/期/度/型 become arabic digits,
+   so ``高血压Ⅲ级``, ``高血压三级`` and ``高血压3级`` all read ``高血压3级``.
+
+The function is idempotent: ``normalize_text(normalize_text(s)) == normalize_text(s)``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from opencc import OpenCC
+
+_T2S = OpenCC("t2s")
+
+_ROMAN = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5"}
+_CHINESE = {"一": "1", "二": "2", "三": "3", "四": "4", "五": "5"}
+_ROMAN_RE = re.compile(r"(?<![a-z])(iv|v|iii|ii|i)(?=[级期度型])")
+_CHINESE_RE = re.compile(r"(?<![一二三四五六七八九十])([一二三四五])(?=[级期度型])")
+_SPACE_RE = re.compile(r"\s+")
+# everything that is not a letter, digit or CJK ideograph is dropped from a match key
+_KEY_DROP_RE = re.compile(r"[^0-9a-z\u3400-\u9fff]+")
+_BRACKETED_RE = re.compile(r"[\(\[][^\(\)\[\]]*[\)\]]")
+
+
+def _nfkc_t2s_lower(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    text = _T2S.convert(text)
+    # OpenCC may emit characters that NFKC changes again; one more pass makes the result stable
+    text = unicodedata.normalize("NFKC", text)
+    return text.lower()
+
+
+@lru_cache(maxsize=200_000)
+def normalize_text(text: str) -> str:
+    """Normalize one diagnosis string (see the module docstring). Idempotent."""
+    out = _nfkc_t2s_lower(text)
+    previous = None
+    while out != previous:  # converting numerals can expose a new numeral context; run to a fixpoint
+        previous = out
+        out = _ROMAN_RE.sub(lambda m: _ROMAN[m.group(1)], out)
+        out = _CHINESE_RE.sub(lambda m: _CHINESE[m.group(1)], out)
+        out = _SPACE_RE.sub(" ", out).strip()
+        out = _nfkc_t2s_lower(out)
+    return out
+
+
+@lru_cache(maxsize=200_000)
+def match_key(text: str) -> str:
+    """The key two strings are compared on: normalized, without punctuation or spaces."""
+    return _KEY_DROP_RE.sub("", normalize_text(text))
+
+
+def strip_brackets(text: str) -> str:
+    """Drop bracketed qualifiers: ``心房颤动[心房纤颤]`` -> ``心房颤动``."""
+    previous = None
+    while text != previous:
+        previous = text
+        text = _BRACKETED_RE.sub("", text)
+    return text
+
+
+# Separators between several diagnoses in one field (applied to normalized text).
+_SPLIT_RE = re.compile(r"[,;、。/|\s]+|\?+|(?<=[\u3400-\u9fff\)\]])\.(?=[\u3400-\u9fff])|(?<!\d)\+(?!\d)")
+
+
+def split_diagnoses(normalized: str) -> list[str]:
+    """Split a normalized field into its diagnoses on separators (``,;、/`` spaces ...).
+
+    Brackets are respected: a separator inside ``(...)`` or ``[...]`` does not split, so
+    ``高血压3级(极高危,靶器官损害)`` stays one part.
+    """
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    i = 0
+    n = len(normalized)
+    while i < n:
+        ch = normalized[i]
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            m = _SPLIT_RE.match(normalized, i)
+            if m and m.end() > i:
+                parts.append(normalized[start:i])
+                start = i = m.end()
+                continue
+        i += 1
+    parts.append(normalized[start:])
+    return [p.strip(" :-") for p in parts if p.strip(" :-")]

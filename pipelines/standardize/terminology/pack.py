@@ -1,0 +1,181 @@
+"""The terminology pack, loaded from versioned data files in ``standard/terminology/``.
+
+Nothing clinical lives in Python here: the terms, synonyms, code-system patterns, crosswalk and
+attribute rules are all read from the files named in ``pack.yaml``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from pipelines.settings import STANDARD_DIR
+from pipelines.standardize.terminology.normalize import match_key, normalize_text, strip_brackets
+
+DEFAULT_PACK_DIR = STANDARD_DIR / "terminology"
+_MORPHOLOGY_RE = re.compile(r"^M\d{4,6}/\d$")
+_CATEGORY_RE = re.compile(r"^([A-Z]\d{2})")
+
+
+def icd10_category(code: str) -> str:
+    """3-character ICD-10 category of a code (``I10xx05`` -> ``I10``); ``""`` for morphology codes."""
+    if _MORPHOLOGY_RE.match(code):
+        return ""
+    m = _CATEGORY_RE.match(code.upper())
+    return m.group(1) if m else ""
+
+
+def clean_code(code: str) -> str:
+    """Upper-case, NFKC, no spaces: the form codes are compared on."""
+    return re.sub(r"\s+", "", normalize_text(code)).upper()
+
+
+@dataclass(frozen=True)
+class CrosswalkRow:
+    source_system: str
+    source_code: str
+    target_code: str
+    basis: str
+
+
+@dataclass
+class TerminologyPack:
+    """Terms (code -> name) plus the curated rules, with the versions they came from."""
+
+    pack_id: str
+    version: str
+    curated_version: str
+    code_system: str
+    directory: Path
+    names: dict[str, str]  # code -> name, file order
+    code_index: dict[str, str]  # clean code (and the part before '+') -> code
+    name_index: dict[str, str]  # match key of name -> preferred code
+    alias_index: dict[str, str]  # match key of the name without brackets -> preferred code
+    synonym_rows: list[tuple[str, str, str]]  # (variant, canonical, kind), normalized
+    code_systems: list[tuple[str, re.Pattern]]
+    crosswalk: dict[tuple[str, str], CrosswalkRow]
+    attributes: dict
+    manifest: dict
+    _synonym_re: re.Pattern | None = field(default=None, repr=False)
+    _synonym_map: dict[str, str] = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, directory: Path | None = None, verify: bool = True) -> TerminologyPack:
+        directory = Path(directory or DEFAULT_PACK_DIR)
+        manifest = yaml.safe_load((directory / "pack.yaml").read_text(encoding="utf-8"))
+        terms_path = directory / manifest["terms"]
+        if verify and manifest.get("terms_sha256"):
+            digest = hashlib.sha256(terms_path.read_bytes()).hexdigest()
+            if digest != manifest["terms_sha256"]:
+                raise ValueError(f"{terms_path} sha256 {digest} != pack.yaml {manifest['terms_sha256']}")
+        names: dict[str, str] = {}
+        with terms_path.open(encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                names.setdefault(row["code"].strip(), row["name"].strip())
+        code_index: dict[str, str] = {}
+        for code in names:
+            code_index.setdefault(clean_code(code), code)
+        for code in names:  # dagger/asterisk codes are also found by their first part
+            code_index.setdefault(clean_code(code.split("+")[0]), code)
+        name_index = _preferred_index(names, lambda n: match_key(n))
+        alias_index = _preferred_index(names, lambda n: match_key(strip_brackets(normalize_text(n))))
+
+        synonym_rows = []
+        with (directory / manifest["synonyms"]).open(encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                synonym_rows.append(
+                    (normalize_text(row["variant"]), normalize_text(row["canonical"]), row["kind"])
+                )
+
+        cs = yaml.safe_load((directory / manifest["code_systems"]).read_text(encoding="utf-8"))
+        code_systems = [(s["id"], re.compile(s["regex"])) for s in cs["systems"]]
+
+        crosswalk: dict[tuple[str, str], CrosswalkRow] = {}
+        with (directory / manifest["code_crosswalk"]).open(encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                target = row["target_code"].strip()
+                if target not in names:
+                    raise ValueError(f"code_crosswalk.csv: target {target} is not in the terminology pack")
+                key = (row["source_system"].strip(), clean_code(row["source_code"]))
+                crosswalk[key] = CrosswalkRow(key[0], key[1], target, row["basis"])
+
+        attributes = yaml.safe_load((directory / manifest["attributes"]).read_text(encoding="utf-8"))
+        pack = cls(
+            pack_id=manifest["id"],
+            version=str(manifest["version"]),
+            curated_version=str(manifest.get("curated_version", "")),
+            code_system=manifest.get("code_system", "beijing_v601"),
+            directory=directory,
+            names=names,
+            code_index=code_index,
+            name_index=name_index,
+            alias_index=alias_index,
+            synonym_rows=synonym_rows,
+            code_systems=code_systems,
+            crosswalk=crosswalk,
+            attributes=attributes,
+            manifest=manifest,
+        )
+        pack._compile_synonyms()
+        return pack
+
+    def _compile_synonyms(self) -> None:
+        self._synonym_map = {v: c for v, c, _ in self.synonym_rows}
+        alternatives = []
+        for variant in sorted(self._synonym_map, key=len, reverse=True):
+            pattern = re.escape(variant)
+            if variant[0].isascii() and variant[0].isalpha():
+                pattern = r"(?<![a-z])" + pattern
+            if variant[-1].isascii() and variant[-1].isalpha():
+                pattern = pattern + r"(?![a-z])"
+            alternatives.append(pattern)
+        self._synonym_re = re.compile("|".join(alternatives)) if alternatives else None
+
+    # ------------------------------------------------------------------ look-ups
+    def apply_synonyms(self, normalized: str) -> str:
+        """Expand abbreviations and synonyms in normalized text (one left-to-right pass, longest first)."""
+        if self._synonym_re is None:
+            return normalized
+        return self._synonym_re.sub(lambda m: self._synonym_map[m.group(0)], normalized)
+
+    def find_code(self, code: str) -> str | None:
+        """The pack's own code for a code as written (case, spaces, dagger part tolerated)."""
+        return self.code_index.get(clean_code(code))
+
+    def code_system_of(self, code: str) -> str:
+        cleaned = clean_code(code)
+        if cleaned in self.code_index:
+            return self.code_system
+        for system_id, pattern in self.code_systems:
+            if pattern.match(cleaned):
+                return system_id
+        return "unknown"
+
+    def find_name(self, text: str) -> str | None:
+        """Code whose name equals the text (normalized), then ignoring bracketed qualifiers."""
+        key = match_key(text)
+        if not key:
+            return None
+        return self.name_index.get(key) or self.alias_index.get(key)
+
+    def category_code(self, category: str) -> str | None:
+        return self.names.get(category) and category
+
+
+def _preferred_index(names: dict[str, str], key_fn) -> dict[str, str]:
+    """key -> code; where several codes share a name, the most specific (longest) code wins, then the first."""
+    index: dict[str, str] = {}
+    for code, name in names.items():
+        key = key_fn(name)
+        if not key:
+            continue
+        current = index.get(key)
+        if current is None or len(code.split("+")[0]) > len(current.split("+")[0]):
+            index[key] = code
+    return index
