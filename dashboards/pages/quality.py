@@ -1,0 +1,107 @@
+"""数据质量: scorecards before vs after standardization, check history with deltas, quarantine, unmapped terms."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+import ui
+
+import data
+
+ui.page_header(
+    "数据质量",
+    "按数据源与数据元的质量评分（标准化前后对比）、检查历史与变化、隔离区（已脱敏）和未映射术语工作清单。"
+    "本页的行数描述记录而非人数，按实际值显示；原始值中的身份证号、电话号码一律遮蔽。",
+)
+L = data.labels()
+
+tab_score, tab_hist, tab_quar, tab_unmapped = st.tabs(["质量评分卡", "检查历史", "隔离区", "未映射术语"])
+
+with tab_score:
+    cards = data.scorecards()
+    if not ui.is_missing(cards, "质量评分卡（quality.scorecards）"):
+        if {"valid_before_pct", "valid_after_pct"} <= set(cards.columns):
+            cards["improvement_pct"] = (cards["valid_after_pct"] - cards["valid_before_pct"]).round(1)
+            long = cards.melt(
+                id_vars=["source_id", "element"],
+                value_vars=["valid_before_pct", "valid_after_pct"],
+                var_name="stage",
+                value_name="pct",
+            )
+            long["stage"] = long["stage"].map({"valid_before_pct": "标准化前", "valid_after_pct": "标准化后"})
+            long["item"] = long["source_id"] + " · " + long["element"]
+            st.altair_chart(
+                alt.Chart(long)
+                .mark_bar()
+                .encode(
+                    y=alt.Y("item:N", title=""),
+                    x=alt.X("pct:Q", title="合格率（%）", scale=alt.Scale(domain=[0, 100])),
+                    color=alt.Color("stage:N", title="", sort=["标准化前", "标准化后"]),
+                    yOffset=alt.YOffset("stage:N", sort=["标准化前", "标准化后"]),
+                    tooltip=["item", "stage", "pct"],
+                ),
+                width="stretch",
+            )
+        ui.show_table(cards, key="dq_score", title="质量评分卡")
+    fitness = data.mart_fitness()
+    if not ui.is_missing(fitness, "数据集市适用性（quality.mart_fitness）"):
+        if "verdict" in fitness.columns:
+            fitness["verdict"] = fitness["verdict"].map(lambda v: data.label("fitness_verdict", v))
+        ui.show_table(fitness.drop(columns=["run_id"], errors="ignore"), key="dq_fit", title="数据集市适用性")
+
+with tab_hist:
+    runs = data.check_runs()
+    if not ui.is_missing(runs, "检查结果（quality.check_results）"):
+        ui.show_table(runs, key="dq_runs", title="各批次检查结果")
+        if len(runs) >= 2:
+            last, prev = runs.iloc[-1], runs.iloc[-2]
+            c = st.columns(3)
+            c[0].metric("本批次未通过检查", int(last["n_failed"]), delta=int(last["n_failed"] - prev["n_failed"]),
+                        delta_color="inverse")  # fmt: skip
+            c[1].metric("阻断性未通过", int(last["n_blocking_failed"]),
+                        delta=int(last["n_blocking_failed"] - prev["n_blocking_failed"]), delta_color="inverse")  # fmt: skip
+            c[2].metric("违规行数", f"{int(last['violating_rows']):,}",
+                        delta=f"{int(last['violating_rows'] - prev['violating_rows']):+,}", delta_color="inverse")  # fmt: skip
+    changes = data.check_changes()
+    if not ui.is_missing(changes, "检查变化（quality.check_changes）"):
+        for col, group in (
+            ("change", "check_change"),
+            ("status", "check_status"),
+            ("previous_status", "check_status"),
+        ):
+            if col in changes.columns:
+                changes[col] = changes[col].map(lambda v, g=group: data.label(g, v))
+        if "delta" in changes.columns:
+            changes["delta"] = [f"{int(d):+d}" if pd.notna(d) else "" for d in changes["delta"]]
+        ui.show_table(changes, key="dq_changes", title="与上一批次相比的变化")
+    latest = data.check_results_latest()
+    if not ui.is_missing(latest, "本批次检查明细"):
+        latest = latest.assign(
+            category=latest["category"].map(lambda v: data.label("check_category", v)),
+            severity=latest["severity"].map(lambda v: data.label("severity", v)),
+            status=latest["status"].map(lambda v: data.label("check_status", v)),
+            rate=[f"{100 * r:.2f}%" if pd.notna(r) else "" for r in latest["rate"]],
+            threshold=[f"{100 * t:.2f}%" if pd.notna(t) else "" for t in latest["threshold"]],
+        )
+        ui.show_table(latest, key="dq_latest", title="本批次检查明细")
+
+with tab_quar:
+    summary = data.quarantine_summary()
+    if not ui.is_missing(summary, "隔离区（ingest.quarantine）"):
+        ui.show_table(summary, key="dq_quar_sum", title="隔离原因汇总", mask_cols=["reason"])
+        rows = data.quarantine_rows()
+        if not ui.is_missing(rows, "隔离明细"):
+            personal = set(L["personal_elements"])
+            rows["raw_value"] = [
+                "***" if el in personal else v
+                for el, v in zip(rows["element"], rows["raw_value"], strict=True)
+            ]
+            rows["stage"] = rows["stage"].map({"land": "接入", "standardize": "标准化"}).fillna(rows["stage"])
+            ui.show_table(
+                rows, key="dq_quar_rows", title="隔离明细（已脱敏）", mask_cols=["raw_value", "reason"]
+            )
+
+with tab_unmapped:
+    terms = data.unmapped_terms()
+    if not ui.is_missing(terms, "未映射术语（ingest.unmapped_terms）"):
+        st.caption("按出现次数排序；审核后写入 standard/mappings/reviewed_mappings.csv，下次运行生效。")
+        ui.show_table(terms, key="dq_unmapped", title="未映射术语工作清单", mask_cols=["raw_value"])

@@ -1,0 +1,49 @@
+"""号源下沉: the share of outpatient slots lead hospitals reserve for primary care, and their use."""
+
+import privacy
+import streamlit as st
+import ui
+
+import data
+
+ui.page_header(
+    "号源下沉", "牵头医院向基层预留门诊号源的比例（目标 ≥ 20%，提前两周开放）及预留号源的使用情况。"
+)
+
+periods = data.indicator_periods()
+period = ui.period_filter(periods, key="sl_period") if periods else None
+topic = data.topic_indicators("slots")
+
+st.subheader(f"全市 · {period or ''}")
+if not ui.is_missing(topic, "号源指标") and period:
+    ids = tuple(topic["indicator_id"])
+    region = data.geo_options("region")
+    region_id = "city" if isinstance(region, data.Missing) or region.empty else region["geo_id"].iloc[0]
+    cards = data.indicator_cards("region", region_id, period, ids)
+    if not ui.is_missing(cards, f"{period} 的号源指标"):
+        ui.indicator_cards(cards, key="sl", per_row=3)
+    per_inst = data.indicator_slice("institution", period)
+    if not ui.is_missing(per_inst, "机构号源指标"):
+        per_inst = per_inst[per_inst["indicator_id"].isin(ids)]
+        if not ui.is_missing(per_inst, f"{period} 的机构号源指标"):
+            ui.show_table(
+                ui.indicator_table(per_inst),
+                key="sl_inst",
+                title=f"各医院号源下沉_{period}",
+                people_cols=["numerator", "denominator"],
+            )
+
+st.subheader("预留号源预约情况")
+for by, title in (("pool_institution_code", "按号源医院"), ("booking_institution_code", "按预约的基层机构")):
+    bookings = data.slot_bookings(period, by=by)
+    if not ui.is_missing(bookings, "号源预约（marts.fct_slot_bookings）"):
+        bookings["attended_rate"] = [
+            privacy.format_value(100.0 * a / n if n else None, "%", a, n)
+            for a, n in zip(bookings["n_attended"], bookings["n_bookings"], strict=True)
+        ]
+        ui.show_table(
+            bookings,
+            key=f"sl_{by}",
+            title=f"预留号源预约_{title}_{period}",
+            people_cols=["n_bookings", "n_attended", "n_no_show", "n_cancelled"],
+        )

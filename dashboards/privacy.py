@@ -1,0 +1,108 @@
+"""Disclosure control for everything the dashboards show or let you download.
+
+One rule, one place: a count that describes people (patients, visits, referrals, bookings, cases)
+below ``SMALL_CELL`` is shown as ``<5``; a rate or average built on such a count is not shown; free
+text is scrubbed of anything that looks like a resident ID or phone number.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+
+import pandas as pd
+
+SMALL_CELL = 5
+SMALL_LABEL = "<5"
+SUPPRESSED_RATE = "（例数<5）"
+MASK = "***"
+
+# 18-digit resident ID (GB 11643, last char may be X), the old 15-digit form, mobile phones.
+_ID_OR_PHONE = re.compile(r"(?<!\d)(\d{17}[\dXx]|\d{15}|1[3-9]\d{9})(?![\dXx])")
+
+
+def _missing(x: object) -> bool:
+    if x is None or x is pd.NA or x is pd.NaT:
+        return True
+    try:
+        return bool(math.isnan(x))  # type: ignore[arg-type]
+    except TypeError:
+        return False
+
+
+def is_small(n: object) -> bool:
+    """True when ``n`` is a count that must not be shown (0 <= n < 5)."""
+    return not _missing(n) and float(n) < SMALL_CELL  # type: ignore[arg-type]
+
+
+def format_count(n: object) -> str:
+    """A people count for display: ``<5`` below the threshold, thousands separators otherwise."""
+    if _missing(n):
+        return ""
+    if is_small(n):
+        return SMALL_LABEL
+    return f"{round(float(n)):,}"  # type: ignore[arg-type]
+
+
+def suppress_counts(df: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """A copy of ``df`` where every listed people-count column is text with small cells as ``<5``."""
+    out = df.copy()
+    for col in columns:
+        if col in out.columns:
+            out[col] = [format_count(v) for v in out[col]]
+    return out
+
+
+def rate_is_suppressed(numerator: object, denominator: object) -> bool:
+    """A rate is withheld when either of its people counts is small."""
+    return is_small(numerator) or is_small(denominator)
+
+
+def format_value(
+    value: object, unit: str | None, numerator: object = None, denominator: object = None
+) -> str:
+    """An indicator value for display, honouring the small-cell rule.
+
+    ``%`` values are 0-100 with one decimal; ``人次`` values are counts; ``小时``/``天`` values are
+    averages over ``denominator`` people and are withheld when that is small.
+    """
+    if _missing(value):
+        return "—"
+    unit = unit or ""
+    if unit == "%":
+        if rate_is_suppressed(numerator, denominator):
+            return SUPPRESSED_RATE
+        return f"{float(value):.1f}%"  # type: ignore[arg-type]
+    if unit in ("小时", "天", "分钟"):
+        if is_small(denominator):
+            return SUPPRESSED_RATE
+        return f"{float(value):.1f} {unit}"  # type: ignore[arg-type]
+    if _missing(denominator):  # a count (人次 and other count units)
+        return format_count(value)
+    if rate_is_suppressed(numerator, denominator):
+        return SUPPRESSED_RATE
+    return f"{float(value):,.1f}"  # type: ignore[arg-type]
+
+
+def value_is_shown(
+    value: object, unit: str | None, numerator: object = None, denominator: object = None
+) -> bool:
+    """True when :func:`format_value` would show the number itself."""
+    text = format_value(value, unit, numerator, denominator)
+    return text not in ("—", SMALL_LABEL, SUPPRESSED_RATE)
+
+
+def mask_text(text: object) -> object:
+    """Replace anything shaped like a resident ID or a mobile number in free text."""
+    if _missing(text) or not isinstance(text, str):
+        return text
+    return _ID_OR_PHONE.sub(MASK, text)
+
+
+def mask_columns(df: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    out = df.copy()
+    for col in columns:
+        if col in out.columns:
+            out[col] = [mask_text(v) for v in out[col]]
+    return out
