@@ -1,0 +1,554 @@
+"""Raw landing: every inbox file recorded in ``raw.files``, its rows kept as text in
+``raw.<source_id>__<entity>``, malformed rows in ``raw.quarantine`` (docs/design.md, docs/ingestion.md).
+
+Rules:
+* file_id = first 16 hex characters of the file's sha256.
+* A file already recorded with the same bytes at the same path is skipped (``unchanged``); a file whose
+  bytes already landed under another path is recorded ``duplicate`` and lands no rows.
+* A file with the same (source_id, file_name) as a landed file but other bytes is a corrected re-send:
+  in ONE transaction the old rows (and their quarantine rows) are deleted, the new ones inserted, the
+  old file's status becomes ``replaced`` and the new record's ``replaces_file_id`` points at it.
+* A file that cannot be read is recorded ``rejected`` with a documented code and a sentence (zh/en)
+  that names the file and what to do; rejected files are retried on the next run (a fixed source
+  YAML then lands them, and their rejected record is superseded).
+* Per file: rows_read = rows_landed + rows_quarantined; footer/totals rows are counted in rows_footer.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import duckdb
+
+from pipelines.ingest import jsonpath
+from pipelines.ingest.readers import Staged, qi, ql, stage_csv, stage_jsonl, stage_xlsx
+from pipelines.ingest.reasons import FileRejected, catalog, sentence
+from pipelines.ingest.registry import SourceConfig
+from pipelines.ingest.textstream import UndecodableError, fingerprint, transcode_to_utf8
+from pipelines.settings import STANDARD_DIR
+
+FILES_DDL = """
+CREATE TABLE IF NOT EXISTS raw.files (
+    file_id VARCHAR NOT NULL,
+    source_id VARCHAR,
+    entity VARCHAR,
+    path VARCHAR NOT NULL,
+    file_name VARCHAR NOT NULL,
+    period VARCHAR,
+    sha256 VARCHAR NOT NULL,
+    size_bytes BIGINT,
+    received_at TIMESTAMP,
+    rows_read BIGINT,
+    rows_landed BIGINT,
+    rows_quarantined BIGINT,
+    rows_footer BIGINT,
+    status VARCHAR NOT NULL,
+    reason VARCHAR,
+    replaces_file_id VARCHAR
+)"""
+
+QUARANTINE_DDL = """
+CREATE TABLE IF NOT EXISTS raw.quarantine (
+    file_id VARCHAR NOT NULL,
+    source_id VARCHAR,
+    entity VARCHAR,
+    row_number BIGINT,
+    stage VARCHAR,
+    element VARCHAR,
+    raw_value VARCHAR,
+    reason_code VARCHAR,
+    reason VARCHAR,
+    raw_record VARCHAR
+)"""
+
+# files the inbox may hold that are not exports: partial uploads, OS and Office lock files
+IGNORED_NAME = re.compile(r"^(\.|~\$)|\.(part|tmp|crdownload|swp)$", re.IGNORECASE)
+PERIOD = re.compile(r"(?<!\d)(20\d{2}(?:0[1-9]|1[0-2]))(?:\d{2})?(?!\d)")
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw/ref schemas and raw.files / raw.quarantine if missing (idempotent)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    con.execute("CREATE SCHEMA IF NOT EXISTS ref")
+    con.execute(FILES_DDL)
+    con.execute(QUARANTINE_DDL)
+
+
+def raw_table(source_id: str, entity: str) -> str:
+    """The qualified, quoted name of a source's landing table: raw."<source_id>__<entity>"."""
+    return f"raw.{qi(f'{source_id}__{entity}')}"
+
+
+def period_of(file_name: str) -> str | None:
+    """The YYYYMM period in a file name (``visits_202401.csv`` -> ``202401``; daily names too)."""
+    m = PERIOD.search(file_name)
+    return m.group(1) if m else None
+
+
+@dataclass
+class FileResult:
+    file_id: str
+    source_id: str
+    entity: str | None
+    path: Path
+    status: str  # landed | rejected | duplicate | replaced (the old file, listed in `replaced`)
+    reason: str | None = None
+    reason_code: str | None = None
+    rows_read: int = 0
+    rows_landed: int = 0
+    rows_quarantined: int = 0
+    rows_footer: int = 0
+    sha256: str = ""
+    size_bytes: int = 0
+    period: str | None = None
+    replaces_file_id: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def file_name(self) -> str:
+        return self.path.name
+
+
+@dataclass
+class LandingReport:
+    files: list[FileResult] = field(default_factory=list)  # one per file recorded by this run
+    unchanged: int = 0  # files already recorded with the same bytes at the same path (skipped)
+
+    @property
+    def results(self) -> list[FileResult]:
+        return self.files
+
+    @property
+    def totals(self) -> dict[str, int]:
+        out = {
+            "files": len(self.files),
+            "unchanged": self.unchanged,
+            "rows_read": sum(f.rows_read for f in self.files),
+            "rows_landed": sum(f.rows_landed for f in self.files),
+            "rows_quarantined": sum(f.rows_quarantined for f in self.files),
+            "rows_footer": sum(f.rows_footer for f in self.files),
+        }
+        for status in ("landed", "rejected", "duplicate"):
+            out[status] = sum(f.status == status for f in self.files)
+        out["replacements"] = sum(f.replaces_file_id is not None for f in self.files)
+        return out
+
+    def by_status(self, status: str) -> list[FileResult]:
+        return [f for f in self.files if f.status == status]
+
+
+@cache
+def _standard_elements(standard_dir: Path) -> dict[str, list[tuple[str, bool]]]:
+    path = standard_dir / "data_elements.csv"
+    out: dict[str, list[tuple[str, bool]]] = {}
+    if not path.exists():
+        return out
+    with path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            entity, element = (row.get("entity") or "").strip(), (row.get("element") or "").strip()
+            layer = (row.get("layer") or "canonical").strip()
+            if entity and element and layer == "canonical":
+                required = (row.get("required") or "").strip().upper() in ("Y", "YES", "1", "TRUE")
+                out.setdefault(entity, []).append((element, required))
+    return out
+
+
+def canonical_columns(entity: str, standard_dir: Path = STANDARD_DIR) -> tuple[list[str] | None, list[str]]:
+    """(declared columns or None when the standard is not there yet, required columns) of a canonical
+    export: from standard/data_elements.csv, else the primary key from reasons.yaml."""
+    elements = _standard_elements(Path(standard_dir)).get(entity)
+    if elements:
+        return [e for e, _ in elements], [e for e, req in elements if req]
+    pk = catalog()["canonical_primary_keys"].get(entity)
+    return None, [pk] if pk else []
+
+
+def _declared(cfg: SourceConfig, spec, header: list[str]) -> tuple[list[str], list[str]]:
+    """(declared columns of the raw table, required columns) for this file."""
+    if cfg.is_canonical:
+        columns, required = canonical_columns(spec.entity)
+        return (columns if columns is not None else list(header)), required
+    return [c.source_column for c in spec.columns], list(spec.required_columns)
+
+
+def _ensure_raw_table(con: duckdb.DuckDBPyConnection, table: str, name: str, columns: list[str]) -> None:
+    existing = [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ? "
+            "ORDER BY ordinal_position",
+            [name],
+        ).fetchall()
+    ]
+    if not existing:
+        cols = ", ".join(f"{qi(c)} VARCHAR" for c in columns)
+        con.execute(
+            f"CREATE TABLE {table} ({cols}{', ' if cols else ''}_file_id VARCHAR NOT NULL, "
+            "_row_number BIGINT NOT NULL, _extra VARCHAR)"
+        )
+        return
+    for c in columns:
+        if c not in existing:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {qi(c)} VARCHAR")
+
+
+class _Lander:
+    def __init__(self, con, inbox: Path, sources: dict[str, SourceConfig], log: Callable[[str], None]):
+        self.con = con
+        self.inbox = inbox
+        self.sources = sources
+        self.log = log
+        self.tmpdir = tempfile.TemporaryDirectory(prefix="rw-landing-")
+
+    # ---------------------------------------------------------------- one file
+    def land(self, path: Path, source_id: str) -> FileResult | None:
+        t0 = time.perf_counter()
+        rel = path.relative_to(self.inbox).as_posix()
+        cfg = self.sources.get(source_id) if source_id else None
+        spec = cfg.file_spec_for(path.name) if cfg else None
+        text_format = cfg is not None and cfg.format in ("csv", "jsonl", "canonical")
+        check_utf8 = text_format and cfg.encoding in ("utf-8", "utf-8-sig", "auto")
+        fp = fingerprint(path, check_utf8=check_utf8)
+        res = FileResult(
+            file_id=fp.file_id,
+            source_id=source_id,
+            entity=spec.entity if spec else None,
+            path=path,
+            status="landed",
+            sha256=fp.sha256,
+            size_bytes=fp.size_bytes,
+            period=period_of(path.name),
+        )
+        known = self.con.execute(
+            "SELECT path, status FROM raw.files WHERE sha256 = ? ORDER BY received_at", [fp.sha256]
+        ).fetchall()
+        if any(p == rel and s in ("landed", "duplicate") for p, s in known):
+            return None  # unchanged
+        params = {"file": rel, "source_id": source_id or "(inbox)", "entity": res.entity}
+        try:
+            if cfg is None:
+                raise FileRejected("unknown_source")
+            if spec is None:
+                raise FileRejected("no_matching_pattern", patterns=", ".join(f.pattern for f in cfg.files))
+            original = self.con.execute(
+                "SELECT path, file_id FROM raw.files WHERE sha256 = ? AND status = 'landed' AND path <> ? LIMIT 1",
+                [fp.sha256, rel],
+            ).fetchone()
+            if original:
+                res.status = "duplicate"
+                res.reason_code = "duplicate"
+                res.reason = sentence(
+                    "note", "duplicate", original=original[0], original_id=original[1], **params
+                )
+                self._record(res, rel)
+                return res
+            if fp.size_bytes == 0:
+                raise FileRejected("empty_file", detail="0 bytes")
+            staged = self._stage(path, cfg, spec, fp, params)
+        except FileRejected as rej:
+            res.status = "rejected"
+            res.reason_code = rej.code
+            res.reason = sentence("file", rej.code, **{**params, **rej.params})
+            self._record(res, rel)
+            res.seconds = time.perf_counter() - t0
+            return res
+        try:
+            self._commit(res, rel, cfg, spec, staged, params)
+        finally:
+            for t in staged.temp_tables:
+                self.con.execute(f"DROP TABLE IF EXISTS {t}")
+        res.seconds = time.perf_counter() - t0
+        return res
+
+    def _stage(self, path: Path, cfg: SourceConfig, spec, fp, params) -> Staged:
+        tmp = f"_stage_{fp.file_id}"
+
+        def check_header(header: list[str]) -> list[str]:
+            declared, required = _declared(cfg, spec, header)
+            if cfg.format == "jsonl":
+                present = set(header)
+                missing = [c for c in required if jsonpath.top_key(c) not in present]
+            else:
+                missing = [c for c in required if c not in header]
+            if missing:
+                raise FileRejected(
+                    "missing_required_columns", missing=", ".join(missing), header=", ".join(header[:40])
+                )
+            return declared
+
+        if cfg.format == "xlsx":
+            return stage_xlsx(
+                self.con,
+                path,
+                tmp,
+                header_row=cfg.header_row,
+                footer_regex=cfg.footer_regex,
+                check_header=check_header,
+            )
+        text_path = self._utf8_path(path, cfg, fp)
+        if cfg.format == "jsonl":
+            return stage_jsonl(
+                self.con,
+                text_path,
+                tmp,
+                paths=[c.source_column for c in spec.columns],
+                ends_with_newline=fp.ends_with_newline,
+                check_header=check_header,
+            )
+        return stage_csv(
+            self.con,
+            text_path,
+            tmp,
+            delimiter=cfg.delimiter,
+            header_row=cfg.header_row,
+            footer_regex=cfg.footer_regex,
+            ends_with_newline=fp.ends_with_newline,
+            check_header=check_header,
+        )
+
+    def _utf8_path(self, path: Path, cfg: SourceConfig, fp) -> Path:
+        """The file itself when it is UTF-8, else a streamed UTF-8 transcode in the temp dir."""
+        enc = cfg.encoding
+        if enc in ("utf-8", "utf-8-sig") or (enc == "auto" and fp.utf8_error is None):
+            if fp.utf8_error is not None:
+                raise self._undecodable(fp.utf8_error, "UTF-8")
+            return path
+        codec = "gb18030" if enc == "auto" else enc
+        dest = Path(self.tmpdir.name) / f"{fp.file_id}.utf8"
+        try:
+            transcode_to_utf8(path, dest, codec)
+        except UndecodableError as exc:
+            label = "UTF-8 或 GB18030 (auto)" if enc == "auto" else enc.upper()
+            raise self._undecodable(exc, label) from None
+        return dest
+
+    @staticmethod
+    def _undecodable(exc: UndecodableError, label: str) -> FileRejected:
+        return FileRejected(
+            "undecodable_bytes", encoding=label, line=exc.line, offset=exc.offset, bytes=exc.bad.hex(" ")
+        )
+
+    # ---------------------------------------------------------------- writes
+    def _record(self, res: FileResult, rel: str) -> None:
+        """Record a file that lands no rows (rejected / duplicate), superseding an earlier rejection."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute(
+                "DELETE FROM raw.files WHERE sha256 = ? AND path = ? AND status = 'rejected'",
+                [res.sha256, rel],
+            )
+            self._insert_file(res, rel)
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def _insert_file(self, res: FileResult, rel: str) -> None:
+        try:
+            mtime = dt.datetime.fromtimestamp(res.path.stat().st_mtime, dt.UTC).replace(tzinfo=None)
+        except OSError:
+            mtime = None
+        self.con.execute(
+            "INSERT INTO raw.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                res.file_id,
+                res.source_id,
+                res.entity,
+                rel,
+                res.path.name,
+                res.period,
+                res.sha256,
+                res.size_bytes,
+                mtime,
+                res.rows_read,
+                res.rows_landed,
+                res.rows_quarantined,
+                res.rows_footer,
+                res.status,
+                res.reason,
+                res.replaces_file_id,
+            ],
+        )
+
+    def _commit(self, res: FileResult, rel: str, cfg: SourceConfig, spec, staged: Staged, params) -> None:
+        con = self.con
+        name = f"{cfg.source_id}__{spec.entity}"
+        table = raw_table(cfg.source_id, spec.entity)
+        declared, _ = _declared(cfg, spec, staged.columns)
+        present = set(staged.columns)
+        notes = []
+        if staged.extra_columns:
+            notes.append(sentence("note", "extra_columns", columns=", ".join(staged.extra_columns), **params))
+        absent = [c for c in declared if c not in present] if cfg.format != "jsonl" else []
+        if absent:
+            notes.append(sentence("note", "missing_optional_columns", columns=", ".join(absent), **params))
+        old = con.execute(
+            "SELECT file_id FROM raw.files WHERE source_id = ? AND file_name = ? AND status = 'landed' AND sha256 <> ?",
+            [cfg.source_id, path_name(rel), res.sha256],
+        ).fetchone()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _ensure_raw_table(con, table, name, declared)
+            if old:
+                old_id = old[0]
+                con.execute(f"DELETE FROM {table} WHERE _file_id = ?", [old_id])
+                con.execute("DELETE FROM raw.quarantine WHERE file_id = ? AND stage = 'land'", [old_id])
+                con.execute(
+                    "UPDATE raw.files SET status = 'replaced', reason = ? WHERE file_id = ? AND status = 'landed'",
+                    [sentence("note", "replaced_by", new_id=res.file_id, **params), old_id],
+                )
+                res.replaces_file_id = old_id
+                notes.insert(0, sentence("note", "replaces", old_id=old_id, **params))
+            # the same bytes may have been landed under this file id and later replaced: clear leftovers
+            con.execute(f"DELETE FROM {table} WHERE _file_id = ?", [res.file_id])
+            con.execute("DELETE FROM raw.quarantine WHERE file_id = ? AND stage = 'land'", [res.file_id])
+            cols = ", ".join(qi(c) for c in declared)
+            sel = ", ".join(f"st.{qi(c)}" if c in present else "NULL" for c in declared)
+            sep = ", " if declared else ""
+            landed = con.execute(
+                f"INSERT INTO {table} ({cols}{sep}_file_id, _row_number, _extra) "
+                f"SELECT {sel}{sep}{ql(res.file_id)}, st._row_number, st._extra FROM ({staged.select_sql}) st"
+            ).fetchone()[0]
+            if staged.rejects:
+                con.executemany(
+                    "INSERT INTO raw.quarantine VALUES (?, ?, ?, ?, 'land', NULL, NULL, ?, ?, ?)",
+                    [
+                        (
+                            res.file_id,
+                            cfg.source_id,
+                            spec.entity,
+                            r.row_number,
+                            r.reason_code,
+                            sentence(
+                                "row", r.reason_code, row=r.row_number, line=r.line, detail=r.detail, **params
+                            ),
+                            r.raw_record,
+                        )
+                        for r in staged.rejects
+                    ],
+                )
+            res.rows_landed = int(landed)
+            res.rows_quarantined = len(staged.rejects)
+            res.rows_read = res.rows_landed + res.rows_quarantined
+            res.rows_footer = staged.rows_footer
+            res.reason = " | ".join(notes) or None
+            res.reason_code = "replaces" if old else ("extra_columns" if staged.extra_columns else None)
+            con.execute(
+                "DELETE FROM raw.files WHERE sha256 = ? AND path = ? AND status = 'rejected'",
+                [res.sha256, rel],
+            )
+            self._insert_file(res, rel)
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+
+
+def path_name(rel: str) -> str:
+    return rel.rsplit("/", 1)[-1]
+
+
+def _normalize_months(months: Iterable[str] | None) -> set[str] | None:
+    if months is None:
+        return None
+    return {str(m).replace("-", "").strip()[:6] for m in months}
+
+
+def inbox_files(inbox: Path) -> list[tuple[str, Path]]:
+    """(source_id, path) of every candidate export: ``inbox/<source_id>/<file>``; files directly in
+    the inbox get source_id ''. Hidden files, Office lock files and partial uploads are ignored."""
+    out: list[tuple[str, Path]] = []
+    if not inbox.exists():
+        return out
+    for p in sorted(inbox.iterdir()):
+        if IGNORED_NAME.search(p.name):
+            continue
+        if p.is_file():
+            out.append(("", p))
+        elif p.is_dir():
+            out.extend(
+                (p.name, f) for f in sorted(p.iterdir()) if f.is_file() and not IGNORED_NAME.search(f.name)
+            )
+    return out
+
+
+def land_inbox(
+    con: duckdb.DuckDBPyConnection,
+    inbox: Path,
+    sources: dict[str, SourceConfig],
+    source_ids: Iterable[str] | None = None,
+    months: Iterable[str] | None = None,
+    log: Callable[[str], None] = print,
+) -> LandingReport:
+    """Land every new file of ``inbox/<source_id>/`` (all sources, or ``source_ids``; all periods, or
+    the YYYYMM ``months``). Unknown folders are recorded as rejected only when ``source_ids`` is None.
+    Never raises for a bad file: it is recorded and the run goes on."""
+    inbox = Path(inbox).resolve()
+    ensure_schema(con)
+    wanted = None if source_ids is None else set(source_ids)
+    month_set = _normalize_months(months)
+    report = LandingReport()
+    lander = _Lander(con, inbox, sources, log)
+    try:
+        for source_id, path in inbox_files(inbox):
+            if wanted is not None and source_id not in wanted:
+                continue
+            if month_set is not None and period_of(path.name) not in month_set:
+                continue
+            try:
+                res = lander.land(path, source_id)
+            except Exception as exc:  # an unexpected failure on one file must not stop the run
+                fp = fingerprint(path)
+                res = FileResult(
+                    file_id=fp.file_id,
+                    source_id=source_id,
+                    entity=None,
+                    path=path,
+                    status="rejected",
+                    sha256=fp.sha256,
+                    size_bytes=fp.size_bytes,
+                    period=period_of(path.name),
+                    reason_code="unreadable_file",
+                )
+                rel = path.relative_to(inbox).as_posix()
+                res.reason = sentence(
+                    "file",
+                    "unreadable_file",
+                    file=rel,
+                    source_id=source_id,
+                    error=f"{type(exc).__name__}: {exc}"[:500],
+                )
+                lander._record(res, rel)
+            if res is None:
+                report.unchanged += 1
+                continue
+            report.files.append(res)
+            log(_log_line(res, inbox))
+    finally:
+        lander.tmpdir.cleanup()
+    t = report.totals
+    log(
+        f"landing: {t['landed']} landed, {t['duplicate']} duplicate, {t['rejected']} rejected, "
+        f"{t['unchanged']} unchanged; rows read {t['rows_read']}, landed {t['rows_landed']}, "
+        f"quarantined {t['rows_quarantined']}, footer {t['rows_footer']}"
+    )
+    return report
+
+
+def _log_line(res: FileResult, inbox: Path) -> str:
+    rel = res.path.relative_to(inbox).as_posix()
+    if res.status == "landed":
+        extra = f" (replaces {res.replaces_file_id})" if res.replaces_file_id else ""
+        return (
+            f"landed {rel}: {res.rows_landed} rows, {res.rows_quarantined} quarantined, "
+            f"{res.rows_footer} footer, {res.seconds:.2f}s{extra}"
+        )
+    return f"{res.status} {rel}: {res.reason}"
