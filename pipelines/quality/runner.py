@@ -1,0 +1,261 @@
+"""Run the check catalogue against the warehouse, persist the results, rebuild scorecards.
+
+``run_quality(con, run_id)`` is what the Dagster asset checks call. For each suite it builds the
+computed frame in DuckDB (exact counts per source and institution), validates the frame with GX
+(a deterministic sample above ``sample_rows``), and appends one row per check and source -- plus
+an ``ALL`` row per check -- to ``quality.check_results``.
+
+Status: ``fail`` when ``violating_rows / denominator > threshold``; ``pass`` otherwise (also when
+no row applied); ``skipped`` when the table the check reads does not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from pipelines.ingest.registry import SourceConfig, load_sources
+from pipelines.quality.catalogue import Catalogue, CheckSpec, load_catalogue
+from pipelines.quality.rules import counts_sql, frame_sql, q, relations_for_suite
+
+ALL_SOURCES = "ALL"
+DEFAULT_SAMPLE_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check_id: str
+    suite: str
+    table: str
+    category: str
+    source_id: str  # a source id, or "ALL" for the check over every source
+    element: str
+    violating_rows: int
+    denominator: int
+    rate: float | None  # violating_rows / denominator, None when no row applied
+    threshold: float
+    severity: str  # blocking | warning
+    status: str  # pass | fail | skipped
+    reason: str  # why the threshold is what it is
+    description: str
+    stage: str = "std"
+    entity: str = ""
+    gx_evaluated_rows: int | None = None  # rows GX saw where the rule applied (sample when large)
+    gx_unexpected_rows: int | None = None
+    gx_success: bool | None = None
+
+    @property
+    def is_blocking_failure(self) -> bool:
+        return self.status == "fail" and self.severity == "blocking"
+
+    def message(self) -> str:
+        rate = "n/a" if self.rate is None else f"{self.rate:.2%}"
+        return (
+            f"{self.check_id} [{self.source_id}] {self.status.upper()} ({self.severity}): "
+            f"{self.violating_rows}/{self.denominator} rows violate ({rate}, threshold {self.threshold:.2%}) "
+            f"- {self.description}. Threshold reason: {self.reason}"
+        )
+
+
+@dataclass
+class QualityReport:
+    run_id: str
+    run_at: dt.datetime
+    stage: str
+    results: list[CheckResult] = field(default_factory=list)
+    by_institution: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds_total: float = 0.0
+    seconds_gx: float = 0.0
+
+    @property
+    def blocking_failures(self) -> list[CheckResult]:
+        return [r for r in self.results if r.is_blocking_failure]
+
+    @property
+    def warnings(self) -> list[CheckResult]:
+        return [r for r in self.results if r.status == "fail" and r.severity == "warning"]
+
+    @property
+    def passed(self) -> bool:
+        """True when no blocking check failed: the marts may be published."""
+        return not self.blocking_failures
+
+    def for_check(self, check_id: str) -> list[CheckResult]:
+        return [r for r in self.results if r.check_id == check_id]
+
+    def overall(self, check_id: str) -> CheckResult | None:
+        """The ``ALL`` row of a check (what a Dagster asset check reports)."""
+        for r in self.results:
+            if r.check_id == check_id and r.source_id == ALL_SOURCES:
+                return r
+        return None
+
+    def check_passed(self, check_id: str) -> bool:
+        """A check passes when none of its rows (ALL and per source) fails."""
+        return all(r.status != "fail" for r in self.for_check(check_id))
+
+    def summary(self) -> str:
+        failed = [r for r in self.results if r.status == "fail"]
+        lines = [
+            f"quality run {self.run_id}: {len({r.check_id for r in self.results})} checks, "
+            f"{len(self.blocking_failures)} blocking failures, {len(self.warnings)} warnings"
+        ]
+        lines += [f"  {r.message()}" for r in failed]
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(r) for r in self.results])
+
+
+def _status(violating: int, denominator: int, threshold: float) -> tuple[float | None, str]:
+    if denominator == 0:
+        return None, "pass"
+    rate = violating / denominator
+    return rate, ("fail" if rate > threshold + 1e-12 else "pass")
+
+
+def _result(check: CheckSpec, source_id: str, bad: int, den: int, gx=None, skipped=False) -> CheckResult:
+    rate, status = _status(bad, den, check.threshold)
+    return CheckResult(
+        check_id=check.check_id,
+        suite=check.suite,
+        table=check.table,
+        category=check.category,
+        source_id=source_id,
+        element=check.element,
+        violating_rows=int(bad),
+        denominator=int(den),
+        rate=rate,
+        threshold=check.threshold,
+        severity=check.severity,
+        status="skipped" if skipped else status,
+        reason=check.reason,
+        description=check.description,
+        stage=check.stage,
+        entity=check.entity,
+        gx_evaluated_rows=None if gx is None else gx[0],
+        gx_unexpected_rows=None if gx is None else gx[1],
+        gx_success=None if gx is None else gx[2],
+    )
+
+
+def run_quality(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    stage: str = "all",
+    log: Callable[[str], object] = print,
+    *,
+    as_of: dt.datetime | None = None,
+    sources: dict[str, SourceConfig] | None = None,
+    catalogue: Catalogue | None = None,
+    sample_rows: int = DEFAULT_SAMPLE_ROWS,
+    persist: bool = True,
+    use_gx: bool = True,
+) -> QualityReport:
+    """Run every check of ``stage`` (``raw``, ``std`` or ``all``) and persist the results.
+
+    Appends to ``quality.check_results`` (rows of an earlier run with the same ``run_id`` are
+    replaced), then rebuilds ``quality.scorecards`` and ``quality.mart_fitness`` for the run.
+    ``as_of`` is the "now" of the not-in-the-future checks (default: the current local time).
+    """
+    from pipelines.quality import gx_session, persistence
+
+    t0 = time.perf_counter()
+    if stage not in ("all", "raw", "std"):
+        raise ValueError(f"stage must be all, raw or std, not {stage!r}")
+    cat = catalogue or load_catalogue()
+    srcs = load_sources() if sources is None else sources
+    run_at = dt.datetime.now().replace(microsecond=0)
+    as_of_s = (as_of or run_at).strftime("%Y-%m-%d %H:%M:%S")
+    report = QualityReport(run_id=run_id, run_at=run_at, stage=stage)
+    gx = gx_session.session() if use_gx else None
+
+    for suite in cat.suites.values():
+        if stage != "all" and suite.stage != stage:
+            continue
+        checks = cat.checks_in_suite(suite.name)
+        if not checks:
+            continue
+        relations = relations_for_suite(con, cat, suite, srcs)
+        if not relations:
+            note = f"suite {suite.name}: table {suite.table} not present, {len(checks)} checks skipped"
+            report.notes.append(note)
+            log(note)
+            for c in checks:
+                report.results.append(_result(c, ALL_SOURCES, 0, 0, skipped=True))
+            continue
+        # per check: source -> [bad, den]; gx outcome summed over the relations
+        per_source: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+        gx_sum: dict[str, list] = {}
+        for rel in relations:
+            report.notes.extend(f"suite {suite.name} @ {rel.table}: {n}" for n in rel.notes)
+            frame = frame_sql(con, rel, checks, cat, as_of_s)
+            for row in con.sql(counts_sql(frame, checks)).fetchall():
+                src, inst = row[0] if row[0] is not None else "(unknown)", row[1]
+                for i, c in enumerate(checks):
+                    den, bad = int(row[2 + 2 * i]), int(row[3 + 2 * i])
+                    acc = per_source[c.check_id][src]
+                    acc[0] += bad
+                    acc[1] += den
+                    if den:
+                        report.by_institution.append(
+                            {"check_id": c.check_id, "source_id": src, "institution_code": inst,
+                             "violating_rows": bad, "denominator": den}
+                        )  # fmt: skip
+            if gx is not None:
+                g0 = time.perf_counter()
+                cols = ", ".join(q(c.flag_column) for c in checks)
+                df = con.sql(
+                    f"SELECT {cols} FROM ({frame}) ORDER BY hash(_source_id, _order), _order LIMIT {int(sample_rows)}"
+                ).df()
+                if len(df):
+                    for cid, o in gx.validate(suite.name, rel.table, checks, df, run_id).items():
+                        s = gx_sum.setdefault(cid, [0, 0, True])
+                        s[0] += o.evaluated_rows
+                        s[1] += o.unexpected_rows
+                        s[2] = s[2] and o.success
+                report.seconds_gx += time.perf_counter() - g0
+        for c in checks:
+            sources_for_check = per_source.get(c.check_id, {})
+            total_bad = sum(v[0] for v in sources_for_check.values())
+            total_den = sum(v[1] for v in sources_for_check.values())
+            g = gx_sum.get(c.check_id)
+            report.results.append(_result(c, ALL_SOURCES, total_bad, total_den, gx=tuple(g) if g else None))
+            for src in sorted(sources_for_check):
+                bad, den = sources_for_check[src]
+                report.results.append(_result(c, src, bad, den))
+
+    report.seconds_total = time.perf_counter() - t0
+    if persist:
+        persistence.persist(con, report, cat)
+        report.seconds_total = time.perf_counter() - t0
+    n_checks = len({r.check_id for r in report.results})
+    log(
+        f"quality {run_id} ({stage}): {n_checks} checks, {len(report.blocking_failures)} blocking failures, "
+        f"{len(report.warnings)} warnings in {report.seconds_total:.1f}s (GX {report.seconds_gx:.1f}s)"
+    )
+    for r in report.results:
+        if r.status == "fail":
+            log(f"  {r.message()}")
+    return report
+
+
+def build_data_docs(out_dir: str | Path, con: duckdb.DuckDBPyConnection | None = None) -> Path:
+    """Build the GX Data Docs site (suites + the validations run in this process) into ``out_dir``.
+
+    When nothing was validated in this process yet and ``con`` is given, the suites are validated
+    first (without persisting results). Returns the path of ``index.html``.
+    """
+    from pipelines.quality import gx_session
+
+    if con is not None and (not gx_session.has_session() or gx_session.session().validations_run == 0):
+        run_quality(con, run_id=f"docs-{dt.datetime.now():%Y%m%dT%H%M%S}", persist=False, log=lambda _m: None)
+    return gx_session.session().build_data_docs(Path(out_dir))
