@@ -1,0 +1,118 @@
+-- Every referral, from two origins:
+--   platform:              a 转诊单 in std.referrals;
+--   discharge_disposition: an inpatient discharge with 离院方式 2 (医嘱转院 -> up) or 3 (医嘱转社区/
+--                          乡镇卫生院 -> down) for which no platform referral of the same person from the
+--                          same institution was requested between admission and discharge + N days
+--                          (var disposition_match_window_days). Its receiving institution is found
+--                          by linking (int_referrals__linked_to_visits).
+with
+
+platform as (
+
+    select * from {{ ref('stg_std__referrals') }}
+
+),
+
+statuses as (
+
+    select * from {{ ref('ref_referral_statuses') }}
+
+),
+
+inpatient_discharges as (
+
+    select * from {{ ref('int_visits__attributed') }}
+    where visit_type_code = '3'
+      and discharge_disposition_code in ('2', '3')
+      and discharged_at is not null
+      and person_key is not null
+
+),
+
+platform_referrals as (
+
+    select
+        platform.referral_id,
+        'platform' as referral_origin,
+        cast(null as {{ dbt.type_string() }}) as origin_visit_key,
+        platform.person_key,
+        case platform.direction_code when '1' then 'up' when '2' then 'down' end as direction,
+        case platform.setting_code when '1' then 'outpatient' when '2' then 'inpatient' end as setting,
+        platform.from_institution_code,
+        platform.to_institution_code,
+        platform.green_channel_flag = 1 as green_channel,
+        platform.referral_reason,
+        platform.diagnosis_code,
+        platform.diagnosis_name,
+        platform.requested_at,
+        platform.accepted_at,
+        platform.returned_at,
+        platform.arrived_at,
+        platform.status_code,
+        statuses.final_status,
+        platform.return_reason_code,
+        platform.source_id,
+        platform.file_id,
+        platform.source_row_number
+
+    from platform
+    left join statuses
+        on platform.status_code = statuses.status_code
+
+),
+
+unmatched_dispositions as (
+
+    select inpatient_discharges.*
+    from inpatient_discharges
+    where not exists (
+        select 1
+        from platform_referrals
+        where platform_referrals.person_key = inpatient_discharges.person_key
+          and platform_referrals.from_institution_code = inpatient_discharges.institution_code
+          and platform_referrals.requested_at >= coalesce(inpatient_discharges.admitted_at, inpatient_discharges.event_at)
+          and platform_referrals.requested_at <= {{ dbt.dateadd('day', var('disposition_match_window_days'),
+                                                                'inpatient_discharges.discharged_at') }}
+    )
+
+),
+
+disposition_referrals as (
+
+    select
+        {{ dbt.concat(["'DSP:'", "visit_key"]) }} as referral_id,
+        'discharge_disposition' as referral_origin,
+        visit_key as origin_visit_key,
+        person_key,
+        case discharge_disposition_code when '2' then 'up' else 'down' end as direction,
+        'inpatient' as setting,
+        institution_code as from_institution_code,
+        cast(null as {{ dbt.type_string() }}) as to_institution_code,
+        false as green_channel,
+        cast(null as {{ dbt.type_string() }}) as referral_reason,
+        std_diagnosis_code as diagnosis_code,
+        diagnosis_name,
+        discharged_at as requested_at,
+        cast(null as {{ dbt.type_timestamp() }}) as accepted_at,
+        cast(null as {{ dbt.type_timestamp() }}) as returned_at,
+        cast(null as {{ dbt.type_timestamp() }}) as arrived_at,
+        cast(null as {{ dbt.type_string() }}) as status_code,
+        cast(null as {{ dbt.type_string() }}) as final_status,
+        cast(null as {{ dbt.type_string() }}) as return_reason_code,
+        source_id,
+        file_id,
+        source_row_number
+
+    from unmatched_dispositions
+
+),
+
+final as (
+
+    select * from platform_referrals
+    union all
+    select * from disposition_referrals
+
+)
+
+select * from final

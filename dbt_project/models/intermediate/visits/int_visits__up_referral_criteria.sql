@@ -1,0 +1,101 @@
+-- Primary-care visits that meet an up-referral criterion (seeds/ref_up_referral_criteria.csv: an
+-- element value at or above a threshold, e.g. BP >= 180/110), and whether the person was referred:
+-- an up-referral (either origin) requested, or a visit at a level 2/3 institution, from the start of
+-- the visit day to undertreated_window_days after the visit.
+with
+
+visits as (
+
+    select * from {{ ref('int_visits__attributed') }}
+    where is_primary_care
+
+),
+
+criteria as (
+
+    select * from {{ ref('ref_up_referral_criteria') }}
+
+),
+
+referrals as (
+
+    select * from {{ ref('int_referrals__unioned') }}
+    where direction = 'up'
+
+),
+
+hospital_visits as (
+
+    select * from {{ ref('int_visits__attributed') }}
+    where not is_primary_care
+
+),
+
+criteria_hits as (
+
+    select
+        visits.visit_key,
+        criteria.criterion_id
+
+    from visits
+    inner join criteria
+        on case criteria.element
+            when 'systolic_bp' then visits.systolic_bp
+            when 'diastolic_bp' then visits.diastolic_bp
+            when 'fasting_glucose' then visits.fasting_glucose
+        end >= criteria.threshold
+
+),
+
+criteria_met as (
+
+    select
+        visit_key,
+        count(*) as criteria_count,
+        min(criterion_id) as first_criterion_id
+
+    from criteria_hits
+    group by visit_key
+
+),
+
+final as (
+
+    select
+        visits.visit_key,
+        visits.visit_id,
+        visits.institution_code,
+        visits.person_key,
+        visits.event_at,
+        visits.systolic_bp,
+        visits.diastolic_bp,
+        visits.fasting_glucose,
+        visits.icd10_category,
+        visits.level_code,
+        visits.county_code,
+        visits.alliance_id,
+        visits.period,
+        criteria_met.criteria_count,
+        criteria_met.first_criterion_id,
+        (
+            exists (
+                select 1 from referrals
+                where referrals.person_key = visits.person_key
+                  and referrals.requested_at >= {{ dbt.date_trunc('day', 'visits.event_at') }}
+                  and referrals.requested_at <= {{ dbt.dateadd('day', var('undertreated_window_days'), 'visits.event_at') }}
+            )
+            or exists (
+                select 1 from hospital_visits
+                where hospital_visits.person_key = visits.person_key
+                  and hospital_visits.event_at >= {{ dbt.date_trunc('day', 'visits.event_at') }}
+                  and hospital_visits.event_at <= {{ dbt.dateadd('day', var('undertreated_window_days'), 'visits.event_at') }}
+            )
+        ) as was_referred
+
+    from visits
+    inner join criteria_met
+        on visits.visit_key = criteria_met.visit_key
+
+)
+
+select * from final

@@ -1,0 +1,125 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='period',
+        on_schema_change='append_new_columns'
+    )
+}}
+-- One row per visit (门诊/急诊/住院). Incremental by month: a run rebuilds only the months that
+-- received rows from a file not seen before (plus the following month, whose first-visit flags
+-- can depend on them), reading 30 days before them for the episode look-back. A corrected
+-- re-send arrives with a new file_id, so its month is rebuilt and the replaced rows disappear.
+with
+
+visits as (
+
+    select * from {{ ref('int_visits__attributed') }}
+
+),
+
+{% if is_incremental() %}
+changed_months as (
+
+    select distinct visits.month_start
+    from visits
+    where not exists (
+        select 1 from {{ this }} as existing
+        where existing.file_id = visits.file_id
+    )
+
+),
+
+affected_months as (
+
+    select month_start from changed_months
+    union
+    select {{ dbt.dateadd('month', 1, 'month_start') }} from changed_months
+
+),
+{% endif %}
+
+in_scope as (
+
+    select * from visits
+    {% if is_incremental() %}
+    where visits.event_at >= (
+        select {{ dbt.dateadd('day', -var('episode_gap_days'), 'min(month_start)') }} from affected_months
+    )
+    {% endif %}
+
+),
+
+episodes as (
+
+    select
+        in_scope.*,
+        lag(event_at) over (
+            partition by coalesce(person_key, visit_key), coalesce(icd10_category, 'UNK')
+            order by event_at, visit_key
+        ) as previous_same_category_at
+
+    from in_scope
+
+),
+
+final as (
+
+    select
+        visit_key,
+        visit_id,
+        institution_code,
+        person_key,
+        sex_code,
+        residence_county_code,
+        visit_type_code,
+        visit_type,
+        setting,
+        event_at,
+        visit_at,
+        admitted_at,
+        discharged_at,
+        case
+            when visit_type_code = '3' and discharged_at is not null and admitted_at is not null
+                then greatest({{ dbt.datediff('cast(admitted_at as date)', 'cast(discharged_at as date)', 'day') }}, 1)
+        end as length_of_stay_days,
+        department_name,
+        diagnosis_code,
+        diagnosis_name,
+        std_diagnosis_code,
+        icd10_category,
+        condition_group,
+        discharge_disposition_code,
+        payment_type_code,
+        total_fee,
+        systolic_bp,
+        diastolic_bp,
+        fasting_glucose,
+        major_exam_code,
+        level_code,
+        institution_type_code,
+        county_code,
+        alliance_id,
+        is_primary_care,
+        case
+            when residence_county_code is null or county_code is null then null
+            else residence_county_code = county_code
+        end as in_county,
+        (
+            previous_same_category_at is null
+            or {{ days_between('previous_same_category_at', 'event_at') }} > {{ var('episode_gap_days') }}
+        ) as first_visit_of_episode,
+        case when discharged_at is not null then {{ to_period('discharged_at') }} end as discharge_period,
+        period,
+        source_id,
+        file_id,
+        source_row_number
+
+    from episodes
+    {% if is_incremental() %}
+    where month_start in (select month_start from affected_months)
+    {% endif %}
+
+)
+
+select * from final
