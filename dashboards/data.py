@@ -587,7 +587,7 @@ def freshness(as_of=None) -> pd.DataFrame | Missing:
                max(received_at) as last_received_at,
                max(received_at) filter (where status = 'landed') as last_landed_at,
                max(period) filter (where status = 'landed') as latest_period,
-               date_diff('hour', max(received_at), ?::timestamp) / 24.0 as days_since_received
+               (epoch(?::timestamp) - epoch(max(received_at))) / 86400.0 as days_since_received
         from ingest.files group by source_id order by source_id
         """,
         (pd.Timestamp(as_of).to_pydatetime(),),

@@ -42,7 +42,7 @@ def is_missing(result: object, what: str = "") -> bool:
         st.info(f"暂无数据：已发布的快照中没有{what or '所需的表'}（{result.what}）。")
         return True
     if isinstance(result, pd.DataFrame) and result.empty:
-        st.info(f"暂无数据：{what or '所选条件下'}没有记录。")
+        st.info(f"暂无数据：所选条件下没有{what or '记录'}。")
         return True
     return False
 

@@ -26,7 +26,7 @@ setting = None if setting == "全部" else setting
 args = (period, county, setting)
 
 summary = data.referral_summary(*args)
-if ui.is_missing(summary, "所选条件下的转诊记录"):
+if ui.is_missing(summary, "转诊记录"):
     st.stop()
 by_dir = summary.set_index("direction")
 

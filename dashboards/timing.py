@@ -1,0 +1,89 @@
+"""Page render times against a snapshot, for the benchmark (``render_times``) and the tests.
+
+Each page is rendered headlessly with Streamlit's ``AppTest`` (the same script runner ``streamlit run``
+uses, without a browser), once cold (fresh caches, so every query hits DuckDB) and once warm.
+
+Usage: ``python dashboards/timing.py PATH/TO/snapshot.duckdb`` prints JSON ``{page: seconds}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+APP = Path(__file__).resolve().with_name("app.py")
+PAGES = {
+    "总览": "pages/overview.py",
+    "转诊流向": "pages/referrals.py",
+    "机构与区县": "pages/institutions.py",
+    "慢病管理": "pages/chronic.py",
+    "号源下沉": "pages/slots.py",
+    "数据质量": "pages/quality.py",
+    "数据接入": "pages/ingestion.py",
+}
+
+
+@contextmanager
+def published_as(snapshot_path: str | Path):
+    """Point RW_PUBLISHED at a temp dir whose current.duckdb links to ``snapshot_path``."""
+    snapshot_path = Path(snapshot_path).resolve()
+    old = os.environ.get("RW_PUBLISHED")
+    with tempfile.TemporaryDirectory(prefix="rw-timing-") as tmp:
+        (Path(tmp) / "current.duckdb").symlink_to(snapshot_path)
+        os.environ["RW_PUBLISHED"] = tmp
+        try:
+            yield Path(tmp)
+        finally:
+            if old is None:
+                os.environ.pop("RW_PUBLISHED", None)
+            else:
+                os.environ["RW_PUBLISHED"] = old
+
+
+def _render(page: str, timeout: float, cold: bool) -> tuple[float, list[str]]:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=timeout)
+    at.run()  # the default page; its cost is not counted
+    if cold:  # every query of the measured page goes to DuckDB, on a freshly opened connection
+        st.cache_data.clear()
+        st.cache_resource.clear()
+    at.switch_page(page)
+    t0 = time.perf_counter()
+    at.run()
+    elapsed = time.perf_counter() - t0
+    return elapsed, [e.message for e in at.exception]
+
+
+def render_times(snapshot_path: str | Path, *, warm: bool = False, timeout: float = 60) -> dict[str, float]:
+    """Seconds to render each page against ``snapshot_path``: cold caches (``warm=False``) or warm.
+
+    Raises RuntimeError if a page raised an exception while rendering.
+    """
+    out: dict[str, float] = {}
+    with published_as(snapshot_path):
+        for title, page in PAGES.items():
+            if warm:
+                _render(page, timeout, cold=False)
+            seconds, errors = _render(page, timeout, cold=not warm)
+            if errors:
+                raise RuntimeError(f"{title} ({page}) failed: {errors[0]}")
+            out[title] = round(seconds, 3)
+    return out
+
+
+if __name__ == "__main__":
+    snapshot = sys.argv[1]
+    print(
+        json.dumps(
+            {"cold": render_times(snapshot), "warm": render_times(snapshot, warm=True)},
+            ensure_ascii=False,
+            indent=1,
+        )
+    )

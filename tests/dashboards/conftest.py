@@ -1,0 +1,59 @@
+"""Fixtures for the dashboard tests: a published fixture snapshot and AppTest helpers."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+DASHBOARDS = REPO / "dashboards"
+APP = DASHBOARDS / "app.py"
+for p in (str(DASHBOARDS), str(HERE)):  # the app's own modules (data, privacy, ui) and the fixture builder
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+from fixture_warehouse import build_fixture_warehouse  # noqa: E402
+
+
+def publish(published_dir: Path, snapshot: Path) -> Path:
+    """Swap ``current.duckdb`` to ``snapshot`` atomically, as the pipeline's publish step does."""
+    published_dir.mkdir(parents=True, exist_ok=True)
+    tmp = published_dir / ".current.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(snapshot)
+    os.replace(tmp, published_dir / "current.duckdb")
+    return published_dir / "current.duckdb"
+
+
+@pytest.fixture(scope="session")
+def fixture_snapshot(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("published")
+    snap = build_fixture_warehouse(root / "snapshots" / "run-20250702.duckdb")
+    publish(root, snap)
+    return root
+
+
+@pytest.fixture
+def published(fixture_snapshot, monkeypatch) -> Path:
+    """RW_PUBLISHED points at the fixture snapshot's published dir for this test."""
+    monkeypatch.setenv("RW_PUBLISHED", str(fixture_snapshot))
+    return fixture_snapshot
+
+
+@pytest.fixture
+def open_page(published):
+    """Render a page of the real app (entry point + st.navigation) and return the AppTest."""
+    from streamlit.testing.v1 import AppTest
+
+    def _open(page: str | None = None):
+        at = AppTest.from_file(str(APP), default_timeout=30).run()
+        if page:
+            at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, [e.message for e in at.exception]
+        return at
+
+    return _open
