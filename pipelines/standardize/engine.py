@@ -1,0 +1,848 @@
+"""The standardizer: raw.<source_id>__<entity> landing tables -> std.* tables on the standard.
+
+Per entity and source: every mapped raw column is reduced to its DISTINCT values in DuckDB; each
+distinct value is normalized once (a DuckDB fast path for the well-shaped ones, the Python
+normalizer for the rest) into a mapping table; ONE ``CREATE TABLE AS SELECT ... LEFT JOIN map ...``
+per entity joins the mappings back. Row rules (ID cross-checks, date order, duplicate keys,
+required elements) run in SQL on that stage; rows with a problem go to std.quarantine (one row per
+problem), all others to std.<entity>. Nothing is dropped: landed = std rows + quarantined rows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from pipelines.ingest.registry import SourceConfig
+from pipelines.standardize import fastpaths as fp
+from pipelines.standardize import normalizers as nz
+from pipelines.standardize.secret import person_keys
+from pipelines.standardize.standard import (
+    RECORD_KEYS,
+    DataElement,
+    Standard,
+    default_standard,
+    load_ref_tables,
+)
+
+ENTITIES = tuple(RECORD_KEYS)
+OK_OUTCOMES = ("valid", "corrected")
+# Element types whose distinct values grow with the data: value outcomes keep their valid values
+# aggregated (one row with raw_value NULL) instead of one row per distinct value.
+HIGH_CARDINALITY = {"identifier", "id_number", "datetime", "date", "decimal", "integer", "text"}
+RECEIVED = "received"  # max = received: not after the file's received_at (else FUTURE_DATE)
+DX_COLUMNS = {
+    "diagnosis_code_std": ("code", "VARCHAR"),
+    "diagnosis_name_std": ("name", "VARCHAR"),
+    "diagnosis_code_system": ("code_system", "VARCHAR"),
+    "icd10_category": ("icd10_category", "VARCHAR"),
+    "hypertension_grade": ("hypertension_grade", "INTEGER"),
+    "risk_tier": ("risk_tier", "VARCHAR"),
+    "diabetes_type": ("diabetes_type", "VARCHAR"),
+    "copd_grade": ("copd_grade", "INTEGER"),
+    "diagnosis_mapping_method": ("mapping_method", "VARCHAR"),
+}
+VISIT_DX_COLUMNS = [
+    ("source_text", "VARCHAR"),
+    ("source_code", "VARCHAR"),
+    ("code_system", "VARCHAR"),
+    ("code", "VARCHAR"),
+    ("name", "VARCHAR"),
+    ("icd10_category", "VARCHAR"),
+    ("hypertension_grade", "INTEGER"),
+    ("risk_tier", "VARCHAR"),
+    ("diabetes_type", "VARCHAR"),
+    ("copd_grade", "INTEGER"),
+    ("mapping_method", "VARCHAR"),
+]
+QUARANTINE_DDL = """
+CREATE TABLE IF NOT EXISTS std.quarantine (
+    file_id VARCHAR, source_id VARCHAR, entity VARCHAR, row_number BIGINT, stage VARCHAR,
+    element VARCHAR, raw_value VARCHAR, reason_code VARCHAR, reason VARCHAR, raw_record VARCHAR
+)"""
+OUTCOMES_DDL = """
+CREATE TABLE IF NOT EXISTS std.value_outcomes (
+    entity VARCHAR, element VARCHAR, source_id VARCHAR, raw_value VARCHAR, normalized_value VARCHAR,
+    outcome VARCHAR, rule VARCHAR, reason_code VARCHAR, n_rows BIGINT,
+    first_seen TIMESTAMP, last_seen TIMESTAMP
+)"""
+OUTCOME_SCHEMA = pa.schema([(c, pa.string()) for c in fp.OUTCOME_COLUMNS])
+
+
+def qi(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ql(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass
+class EntityReport:
+    entity: str
+    landed: int = 0
+    std_rows: int = 0
+    quarantined_rows: int = 0
+    problems: int = 0
+    sources: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def reconciles(self) -> bool:
+        return self.landed == self.std_rows + self.quarantined_rows
+
+
+@dataclass
+class StandardizeReport:
+    standard_version: str
+    entities: dict[str, EntityReport] = field(default_factory=dict)
+    visit_diagnoses: int = 0
+    unmapped_terms: int = 0
+    diagnosis_available: bool = True
+    seconds: float = 0.0
+
+    @property
+    def reconciles(self) -> bool:
+        return all(e.reconciles for e in self.entities.values())
+
+    def __str__(self) -> str:
+        parts = [
+            f"{e.entity}: landed {e.landed} = std {e.std_rows} + quarantined {e.quarantined_rows}"
+            f"{'' if e.reconciles else ' (DOES NOT RECONCILE)'}"
+            for e in self.entities.values()
+        ]
+        return (
+            f"standard v{self.standard_version}; "
+            + "; ".join(parts)
+            + f"; visit_diagnoses {self.visit_diagnoses}; "
+            f"unmapped terms {self.unmapped_terms}; {self.seconds:.1f}s"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Source column -> element resolution
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Binding:
+    """How one element is read from one raw table."""
+
+    element: DataElement
+    columns: list[str]  # raw columns (concatenated with a space when several map to one element)
+    date_formats: tuple[str, ...] = ()
+    value_map: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def raw_sql(self) -> str:
+        if len(self.columns) == 1:
+            return f"r.{qi(self.columns[0])}"
+        return "NULLIF(concat_ws(' ', " + ", ".join(f"r.{qi(c)}" for c in self.columns) + "), '')"
+
+
+def bindings_for(cfg: SourceConfig, entity: str, raw_columns: list[str], elements: list[DataElement]):
+    by_name = {e.element: e for e in elements}
+    out: dict[str, Binding] = {}
+    if cfg.is_canonical:
+        for c in raw_columns:
+            if c in by_name:
+                out[c] = Binding(by_name[c], [c])
+        return out
+    for spec in cfg.files:
+        if spec.entity != entity:
+            continue
+        for col in spec.columns:
+            if col.element not in by_name or col.source_column not in raw_columns:
+                continue
+            b = out.get(col.element)
+            if b is None:
+                out[col.element] = Binding(
+                    by_name[col.element], [col.source_column], col.date_formats, dict(col.value_map)
+                )
+            elif col.source_column not in b.columns:
+                b.columns.append(col.source_column)
+                b.date_formats = tuple(dict.fromkeys((*b.date_formats, *col.date_formats)))
+                b.value_map.update(col.value_map)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------
+
+
+class _Run:
+    def __init__(self, con, sources, secret, std: Standard, log, diagnosis):
+        self.con = con
+        self.sources = sources
+        self.secret = secret
+        self.std = std
+        self.log = log
+        self.diagnosis = diagnosis
+        self.n = 0
+        self.synonyms = {v.domain_id: std.synonym_map(v.domain_id) for v in std.domain_values}
+        self.institutions = self._institution_lookup()
+
+    def tmp(self, prefix: str) -> str:
+        self.n += 1
+        return f"_std_{prefix}_{self.n}"
+
+    def table_exists(self, schema: str, name: str) -> bool:
+        return bool(
+            self.con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                [schema, name],
+            ).fetchall()[0][0]
+        )
+
+    def _institution_lookup(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if not self.table_exists("ref", "institutions"):
+            self.log(
+                "standardize: ref.institutions is missing; every institution code will be INSTITUTION_UNKNOWN"
+            )
+            return out
+        for code, name in self.con.execute(
+            "SELECT institution_code, institution_name FROM ref.institutions"
+        ).fetchall():
+            if code is None:
+                continue
+            out[code] = code
+            out.setdefault(code.upper(), code)
+            if name:
+                out.setdefault(name.strip(), code)
+        return out
+
+    # -- distinct values -> mapping tables -------------------------------------------------------
+
+    def python_map(
+        self, dist: str, map_table: str, fn: Callable[[str], nz.Outcome], fast_sql: str | None = None
+    ):
+        con = self.con
+        if fast_sql:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {map_table} AS {fast_sql}")
+        else:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {map_table} (raw VARCHAR, value VARCHAR, outcome VARCHAR, "
+                "rule VARCHAR, reason_code VARCHAR)"
+            )
+        rest = con.execute(
+            f"SELECT d.raw FROM {dist} d WHERE d.raw IS NOT NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM {map_table} m WHERE m.raw = d.raw)"
+        ).fetchall()
+        if rest:
+            cols: dict[str, list[Any]] = {c: [] for c in fp.OUTCOME_COLUMNS}
+            for (raw,) in rest:
+                o = fn(raw)
+                cols["raw"].append(raw)
+                cols["value"].append(o.value)
+                cols["outcome"].append(o.outcome)
+                cols["rule"].append(o.rule)
+                cols["reason_code"].append(o.reason_code)
+            arrow = pa.table(cols, schema=OUTCOME_SCHEMA)
+            con.register("_std_rest", arrow)
+            con.execute(f"INSERT INTO {map_table} SELECT * FROM _std_rest")
+            con.unregister("_std_rest")
+
+    def build_map(self, dist: str, b: Binding, entity: str) -> str:
+        e = b.element
+        m = self.tmp("map")
+        kind = e.normalizer
+        hi = "" if e.max == RECEIVED else e.max
+        if kind in ("date", "datetime"):
+            fast = fp.datetime_fastpath_sql(dist, kind, b.date_formats, e.min, hi)
+            self.python_map(
+                dist,
+                m,
+                lambda r: nz.normalize_datetime(r, kind=kind, formats=b.date_formats, lo=e.min, hi=hi),
+                fast,
+            )
+        elif kind == "id_number":
+            self.python_map(dist, m, nz.normalize_resident_id, fp.resident_id_fastpath_sql(dist))
+            other = m + "_other"
+            self.python_map(dist, other, nz.normalize_other_document)
+        elif kind == "identifier":
+            fast = (
+                f"SELECT raw, raw AS value, 'valid' AS outcome, NULL::VARCHAR AS rule, NULL::VARCHAR AS reason_code "
+                f"FROM {dist} WHERE raw IS NOT NULL AND regexp_full_match(raw, '[!-~]+') "
+                "AND NOT regexp_full_match(raw, '[0-9]+\\.0+') "
+                "AND upper(raw) NOT IN ('NULL', 'NONE', 'NAN', 'N/A')"
+            )
+            self.python_map(dist, m, nz.normalize_identifier, fast)
+        elif kind in ("integer", "decimal"):
+            pattern = (
+                "0|[1-9][0-9]{0,9}" if kind == "integer" else "(0|[1-9][0-9]{0,12})(\\.[0-9]{0,5}[1-9])?"
+            )
+            rng = []
+            if e.min:
+                rng.append(f"TRY_CAST(raw AS DOUBLE) >= {float(e.min)}")
+            if e.max:
+                rng.append(f"TRY_CAST(raw AS DOUBLE) <= {float(e.max)}")
+            fast = (
+                "SELECT raw, raw AS value, 'valid' AS outcome, NULL::VARCHAR AS rule, NULL::VARCHAR AS reason_code "
+                f"FROM {dist} WHERE raw IS NOT NULL AND regexp_full_match(raw, {ql(pattern)})"
+                + "".join(f" AND {c}" for c in rng)
+            )
+            self.python_map(dist, m, lambda r: nz.normalize_number(r, kind=kind, lo=e.min, hi=e.max), fast)
+        elif kind == "domain":
+            syn = self.synonyms[e.value_domain]
+            self.python_map(dist, m, lambda r: nz.normalize_code(r, syn, b.value_map))
+        elif kind == "institution":
+            self.python_map(dist, m, lambda r: nz.normalize_institution(r, self.institutions))
+        elif kind == "phone":
+            self.python_map(dist, m, nz.normalize_phone)
+        elif kind == "county_code":
+            self.python_map(dist, m, nz.normalize_county_code)
+        elif kind == "pii_drop":
+            self.python_map(dist, m, nz.normalize_present)
+        else:  # text, diagnosis (diagnosis texts are mapped per (name, code) pair later)
+            self.python_map(dist, m, nz.normalize_text)
+        return m
+
+    # -- value outcomes ----------------------------------------------------------------------------
+
+    def record_outcomes(self, entity: str, source_id: str, e: DataElement, dist: str, m: str) -> None:
+        base = (
+            f"SELECT {ql(entity)} AS entity, {ql(e.element)} AS element, {ql(source_id)} AS source_id, "
+            "d.raw, m.value, coalesce(m.outcome, 'missing') AS outcome, m.rule, m.reason_code, d.n, "
+            f"d.first_seen, d.last_seen FROM {dist} d LEFT JOIN {m} m ON d.raw = m.raw"
+        )
+        if e.pii or e.normalizer == "id_number":
+            sql = (
+                "SELECT entity, element, source_id, NULL, NULL, outcome, rule, reason_code, sum(n), "
+                f"min(first_seen), max(last_seen) FROM ({base}) GROUP BY ALL"
+            )
+        elif e.normalizer in HIGH_CARDINALITY:
+            sql = (
+                f"SELECT entity, element, source_id, CASE WHEN outcome = 'valid' THEN NULL ELSE raw END, "
+                "CASE WHEN outcome = 'valid' THEN NULL ELSE value END, outcome, rule, reason_code, sum(n), "
+                f"min(first_seen), max(last_seen) FROM ({base}) GROUP BY ALL"
+            )
+        else:
+            sql = base
+        self.con.execute(f"INSERT INTO std.value_outcomes {sql}")
+
+    # -- one entity ----------------------------------------------------------------------------------
+
+    def source_select(self, entity: str, source_id: str, raw_name: str, bindings: dict[str, Binding]) -> str:
+        """One SELECT over a raw table producing the stage columns for every element of the entity."""
+        elements = self.std.entity_elements(entity, ("canonical",))
+        joins = []
+        cols = [
+            f"{ql(source_id)} AS source_id",
+            "r._file_id AS file_id",
+            "CAST(r._row_number AS BIGINT) AS row_number",
+            "f.received_at AS _received_at",
+        ]
+        for e in elements:
+            name = e.element
+            b = bindings.get(name)
+            if b is None:
+                cols += [
+                    f"CAST(NULL AS {e.sql_type}) AS {qi(name)}",
+                    f"'missing' AS {qi(name + '__oc')}",
+                    f"CAST(NULL AS VARCHAR) AS {qi(name + '__rc')}",
+                    f"CAST(NULL AS VARCHAR) AS {qi(name + '__raw')}",
+                ]
+                if e.normalizer == "id_number":
+                    cols += [
+                        f"CAST(NULL AS VARCHAR) AS {qi(name + '__ovalue')}",
+                        f"'missing' AS {qi(name + '__ooc')}",
+                        f"CAST(NULL AS VARCHAR) AS {qi(name + '__orc')}",
+                    ]
+                continue
+            dist = self.tmp("dist")
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {dist} AS SELECT {b.raw_sql} AS raw, count(*) AS n, "
+                f"min(f.received_at) AS first_seen, max(f.received_at) AS last_seen "
+                f"FROM {raw_name} r LEFT JOIN _std_files f ON r._file_id = f.file_id GROUP BY ALL"
+            )
+            m = self.build_map(dist, b, entity)
+            if not (
+                e.element == "diagnosis_name" and self.diagnosis is not None
+            ):  # recorded per (name, code)
+                self.record_outcomes(entity, source_id, e, dist, m)
+            alias = f"m{len(joins)}"
+            joins.append(f"LEFT JOIN {m} {alias} ON {b.raw_sql} = {alias}.raw")
+            cols += [
+                f"TRY_CAST({alias}.value AS {e.sql_type}) AS {qi(name)}",
+                f"CASE WHEN {b.raw_sql} IS NULL THEN 'missing' ELSE {alias}.outcome END AS {qi(name + '__oc')}",
+                f"{alias}.reason_code AS {qi(name + '__rc')}",
+                f"{b.raw_sql} AS {qi(name + '__raw')}",
+            ]
+            if e.normalizer == "id_number":
+                o = f"m{len(joins)}"
+                joins.append(f"LEFT JOIN {m}_other {o} ON {b.raw_sql} = {o}.raw")
+                cols += [
+                    f"{o}.value AS {qi(name + '__ovalue')}",
+                    f"CASE WHEN {b.raw_sql} IS NULL THEN 'missing' ELSE {o}.outcome END AS {qi(name + '__ooc')}",
+                    f"{o}.reason_code AS {qi(name + '__orc')}",
+                ]
+        return (
+            f"SELECT {', '.join(cols)} FROM {raw_name} r LEFT JOIN _std_files f ON r._file_id = f.file_id "
+            + " ".join(joins)
+        )
+
+    def run_entity(self, entity: str) -> EntityReport:
+        t0 = time.perf_counter()
+        con = self.con
+        rep = EntityReport(entity)
+        elements = self.std.entity_elements(entity, ("canonical",))
+        selects = []
+        for source_id, cfg in sorted(self.sources.items()):
+            raw_name_plain = f"{source_id}__{entity}"
+            if not self.table_exists("raw", raw_name_plain):
+                continue
+            raw_name = f"raw.{qi(raw_name_plain)}"
+            raw_columns = [
+                r[0]
+                for r in con.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ?",
+                    [raw_name_plain],
+                ).fetchall()
+            ]
+            bindings = bindings_for(cfg, entity, raw_columns, elements)
+            selects.append(self.source_select(entity, source_id, raw_name, bindings))
+            rep.sources.append(source_id)
+            rep.landed += con.execute(f"SELECT count(*) FROM {raw_name}").fetchall()[0][0]
+        if not selects:  # no data yet: an empty, correctly typed stage
+            empty = ", ".join(
+                [
+                    "NULL::VARCHAR AS source_id",
+                    "NULL::VARCHAR AS file_id",
+                    "NULL::BIGINT AS row_number",
+                    "NULL::TIMESTAMP AS _received_at",
+                ]
+                + [
+                    f"NULL::{e.sql_type} AS {qi(e.element)}, 'missing' AS {qi(e.element + '__oc')}, "
+                    f"NULL::VARCHAR AS {qi(e.element + '__rc')}, NULL::VARCHAR AS {qi(e.element + '__raw')}"
+                    + (
+                        f", NULL::VARCHAR AS {qi(e.element + '__ovalue')}, 'missing' AS {qi(e.element + '__ooc')}, "
+                        f"NULL::VARCHAR AS {qi(e.element + '__orc')}"
+                        if e.normalizer == "id_number"
+                        else ""
+                    )
+                    for e in elements
+                ]
+            )
+            selects.append(f"SELECT {empty} WHERE false")
+        stage0 = f"_std_stage0_{entity}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {stage0} AS " + " UNION ALL BY NAME ".join(selects))
+        stage = f"_std_stage_{entity}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS {self.resolve_sql(entity, stage0, elements)}")
+        con.execute(f"DROP TABLE {stage0}")
+        self.person_key_outcomes(entity, stage, elements)
+        dx = self.diagnosis_maps(entity, stage) if self._has(elements, "diagnosis_name") else None
+        self.quarantine(entity, stage, elements)
+        self.write_std(entity, stage, elements, dx)
+        rep.std_rows = con.execute(f"SELECT count(*) FROM std.{qi(entity)}").fetchall()[0][0]
+        rep.quarantined_rows, rep.problems = con.execute(
+            "SELECT count(DISTINCT (source_id, file_id, row_number)), count(*) FROM std.quarantine WHERE entity = ?",
+            [entity],
+        ).fetchall()[0]
+        con.execute(f"DROP TABLE {stage}")
+        rep.seconds = time.perf_counter() - t0
+        return rep
+
+    @staticmethod
+    def _has(elements: list[DataElement], name: str) -> bool:
+        return any(e.element == name for e in elements)
+
+    # -- row-level resolution: ID type, ID number, sex and birth date cross-checks ----------------------
+
+    def resolve_sql(self, entity: str, stage0: str, elements: list[DataElement]) -> str:
+        names = [e.element for e in elements]
+        replace: list[str] = []
+        extra: list[str] = []
+        if "patient_id_number" in names:
+            t = "patient_id_type"
+            has_type = t in names
+            type_expr = (
+                f"coalesce({qi(t)}, CASE WHEN patient_id_number__oc IN ('valid', 'corrected') THEN '01' END)"
+                if has_type
+                else "CASE WHEN patient_id_number__oc IN ('valid', 'corrected') THEN '01' END"
+            )
+            resident = f"({type_expr} IS NULL OR {type_expr} = '01')"
+            replace += [
+                f"{type_expr} AS patient_id_type" if has_type else None,
+                f"CASE WHEN {resident} THEN patient_id_number ELSE patient_id_number__ovalue END AS patient_id_number",
+                f"CASE WHEN {resident} THEN patient_id_number__oc ELSE patient_id_number__ooc END "
+                "AS patient_id_number__oc",
+                f"CASE WHEN {resident} THEN patient_id_number__rc ELSE patient_id_number__orc END "
+                "AS patient_id_number__rc",
+            ]
+            if has_type:
+                extra.append(f"({qi(t)} IS NULL AND {type_expr} = '01') AS _type_inferred")
+            id_ok = f"({resident} AND patient_id_number__oc IN ('valid', 'corrected'))"
+            id_sex = f"CASE WHEN {id_ok} THEN CASE WHEN CAST(substr(patient_id_number, 17, 1) AS INTEGER) % 2 = 1 THEN '1' ELSE '2' END END"
+            id_birth = (
+                f"CASE WHEN {id_ok} THEN TRY_CAST(substr(patient_id_number, 7, 4) || '-' || "
+                "substr(patient_id_number, 11, 2) || '-' || substr(patient_id_number, 13, 2) AS DATE) END"
+            )
+            if "sex_code" in names:
+                replace.append(f"coalesce({id_sex}, sex_code) AS sex_code")
+                extra += [
+                    f"(sex_code IS NOT NULL AND {id_sex} IS NOT NULL AND sex_code <> {id_sex}) AS _sex_mismatch",
+                    f"(sex_code IS NULL AND {id_sex} IS NOT NULL) AS _sex_from_id",
+                ]
+            if "birth_date" in names:
+                replace.append(f"coalesce({id_birth}, birth_date) AS birth_date")
+                extra += [
+                    f"(birth_date IS NOT NULL AND {id_birth} IS NOT NULL AND birth_date <> {id_birth}) AS _birth_mismatch",
+                    f"(birth_date IS NULL AND {id_birth} IS NOT NULL) AS _birth_from_id",
+                ]
+        # date-times after the file arrived are impossible (max = received in the standard)
+        for e in elements:
+            if e.max == RECEIVED:
+                n = e.element
+                future = f"({qi(n)} > coalesce(_received_at, current_timestamp::TIMESTAMP))"
+                replace += [
+                    f"CASE WHEN {future} THEN NULL ELSE {qi(n)} END AS {qi(n)}",
+                    f"CASE WHEN {future} THEN 'invalid' ELSE {qi(n + '__oc')} END AS {qi(n + '__oc')}",
+                    f"CASE WHEN {future} THEN 'FUTURE_DATE' ELSE {qi(n + '__rc')} END AS {qi(n + '__rc')}",
+                ]
+        replace = [r for r in replace if r]
+        select = "* REPLACE (" + ", ".join(replace) + ")" if replace else "*"
+        return f"SELECT {select}{''.join(', ' + x for x in extra)} FROM {stage0}"
+
+    def person_key_outcomes(self, entity: str, stage: str, elements: list[DataElement]) -> None:
+        """Row-level corrections (sex/birth date from the ID, inferred ID type, future dates) as outcomes."""
+        con = self.con
+        cols = {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [stage]
+            ).fetchall()
+        }
+        checks = [
+            ("_sex_mismatch", "sex_code", "corrected", "sex_from_id", "ID_SEX_MISMATCH"),
+            ("_sex_from_id", "sex_code", "corrected", "sex_from_id", None),
+            ("_birth_mismatch", "birth_date", "corrected", "birth_date_from_id", "ID_BIRTHDATE_MISMATCH"),
+            ("_birth_from_id", "birth_date", "corrected", "birth_date_from_id", None),
+            ("_type_inferred", "patient_id_type", "corrected", "id_type_inferred", None),
+        ]
+        for flag, element, outcome, rule, reason in checks:
+            if flag not in cols:
+                continue
+            con.execute(
+                "INSERT INTO std.value_outcomes SELECT ?, ?, source_id, NULL, NULL, ?, ?, ?, count(*), "
+                f"min(_received_at), max(_received_at) FROM {stage} WHERE {flag} GROUP BY source_id",
+                [entity, element, outcome, rule, reason],
+            )
+        for e in elements:
+            if e.max == RECEIVED:
+                con.execute(
+                    "INSERT INTO std.value_outcomes SELECT ?, ?, source_id, NULL, NULL, 'invalid', NULL, "
+                    f"'FUTURE_DATE', count(*), min(_received_at), max(_received_at) FROM {stage} "
+                    f"WHERE {qi(e.element + '__rc')} = 'FUTURE_DATE' GROUP BY source_id",
+                    [entity, e.element],
+                )
+
+    # -- diagnoses ------------------------------------------------------------------------------
+
+    def diagnosis_maps(self, entity: str, stage: str) -> str | None:
+        """Distinct (diagnosis_name, diagnosis_code) pairs -> the diagnosis standardizer. Returns the
+        name of the pair table (key columns _dx_name, _dx_code + one row per diagnosis with seq)."""
+        if self.diagnosis is None:
+            return None
+        con = self.con
+        pairs = con.execute(
+            f"SELECT diagnosis_name, diagnosis_code, count(*) AS n, string_agg(DISTINCT source_id, ',' ORDER BY source_id), "
+            f"min(_received_at), max(_received_at) FROM {stage} "
+            "WHERE diagnosis_name IS NOT NULL OR diagnosis_code IS NOT NULL GROUP BY ALL"
+        ).fetchall()
+        results = self.diagnosis.standardize_many([(p[0], p[1]) for p in pairs]) if pairs else []
+        rows: dict[str, list[Any]] = {
+            c: [] for c in ["_dx_name", "_dx_code", "seq"] + [c for c, _ in VISIT_DX_COLUMNS] + ["status"]
+        }
+        outcome_rows = []
+        for (name, code, n, srcs, first, last), res in zip(pairs, results, strict=True):
+            method = res.diagnoses[0].mapping_method if res.diagnoses else None
+            principal = res.diagnoses[0].code if res.diagnoses else None
+            status = "corrected" if res.status == "mapped" else "unmapped"
+            for s in srcs.split(","):
+                outcome_rows.append(
+                    (
+                        entity,
+                        "diagnosis_name",
+                        s,
+                        name if name is not None else code,
+                        principal,
+                        status,
+                        method if status == "corrected" else None,
+                        None if status == "corrected" else "DIAGNOSIS_UNMAPPED",
+                        n,
+                        first,
+                        last,
+                    )
+                )
+            for seq, d in enumerate(res.diagnoses, start=1):
+                rows["_dx_name"].append(name)
+                rows["_dx_code"].append(code)
+                rows["seq"].append(seq)
+                for c, _ in VISIT_DX_COLUMNS:
+                    rows[c].append(getattr(d, c))
+                rows["status"].append(res.status)
+        # per-source frequencies: split counts by source
+        if outcome_rows:
+            per_source = con.execute(
+                f"SELECT diagnosis_name, diagnosis_code, source_id, count(*) FROM {stage} "
+                "WHERE diagnosis_name IS NOT NULL OR diagnosis_code IS NOT NULL GROUP BY ALL"
+            ).fetchall()
+            counts = {(a, b, s): n for a, b, s, n in per_source}
+            fixed = []
+            pair_keys = [(p[0], p[1]) for p in pairs for _ in p[3].split(",")]
+            for key, row in zip(pair_keys, outcome_rows, strict=True):
+                fixed.append((*row[:8], counts[(key[0], key[1], row[2])], *row[9:]))
+            schema = pa.schema(
+                [
+                    ("entity", pa.string()),
+                    ("element", pa.string()),
+                    ("source_id", pa.string()),
+                    ("raw_value", pa.string()),
+                    ("normalized_value", pa.string()),
+                    ("outcome", pa.string()),
+                    ("rule", pa.string()),
+                    ("reason_code", pa.string()),
+                    ("n_rows", pa.int64()),
+                    ("first_seen", pa.timestamp("us")),
+                    ("last_seen", pa.timestamp("us")),
+                ]
+            )
+            tbl = pa.Table.from_pylist(
+                [dict(zip(schema.names, r, strict=True)) for r in fixed], schema=schema
+            )
+            con.register("_std_dx_out", tbl)
+            con.execute("INSERT INTO std.value_outcomes SELECT * FROM _std_dx_out")
+            con.unregister("_std_dx_out")
+        types = {"seq": pa.int32(), "hypertension_grade": pa.int32(), "copd_grade": pa.int32()}
+        schema = pa.schema([(c, types.get(c, pa.string())) for c in rows])
+        table = f"_std_dx_{entity}"
+        con.register("_std_dx_rows", pa.table(rows, schema=schema))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _std_dx_rows")
+        con.unregister("_std_dx_rows")
+        return table
+
+    # -- quarantine ------------------------------------------------------------------------------------
+
+    def quarantine(self, entity: str, stage: str, elements: list[DataElement]) -> None:
+        con = self.con
+        parts = []
+        for e in elements:
+            if not e.required:
+                continue
+            n = e.element
+            raw = f"{qi(n + '__raw')}"
+            if e.pii or e.normalizer == "id_number":
+                raw = _mask_sql(raw)
+            parts.append(
+                f"SELECT source_id, file_id, row_number, {ql(n)} AS element, {raw} AS raw_value, "
+                f"CASE WHEN {qi(n + '__oc')} = 'missing' THEN 'MISSING_REQUIRED' ELSE "
+                f"coalesce({qi(n + '__rc')}, 'INVALID_FORMAT') END AS reason_code "
+                f"FROM {stage} WHERE {qi(n + '__oc')} NOT IN ('valid', 'corrected')"
+            )
+        names = {e.element for e in elements}
+        rules = []
+        if {"admission_datetime", "discharge_datetime"} <= names:
+            rules.append(
+                (
+                    "discharge_datetime",
+                    "DISCHARGE_BEFORE_ADMISSION",
+                    "discharge_datetime < coalesce(admission_datetime, visit_datetime)",
+                )
+            )
+        if {"sign_date", "end_date"} <= names:
+            rules.append(("end_date", "END_BEFORE_START", "end_date < sign_date"))
+        if {"reserved_slots", "total_slots"} <= names:
+            rules.append(("reserved_slots", "RESERVED_EXCEEDS_TOTAL", "reserved_slots > total_slots"))
+        for element, code, cond in rules:
+            parts.append(
+                f"SELECT source_id, file_id, row_number, {ql(element)}, {qi(element + '__raw')}, {ql(code)} "
+                f"FROM {stage} WHERE {cond}"
+            )
+        problems = f"_std_problems_{entity}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {problems} AS " + " UNION ALL ".join(parts))
+        # duplicate record keys among the rows without another problem: the newest file wins, and in it
+        # the first row
+        key = RECORD_KEYS[entity]
+        con.execute(
+            f"""INSERT INTO {problems}
+            SELECT source_id, file_id, row_number, {ql(key[-1])}, {qi(key[-1] + "__raw")}, 'DUPLICATE_KEY'
+            FROM (
+                SELECT s.source_id, s.file_id, s.row_number, s.{qi(key[-1] + "__raw")},
+                       row_number() OVER (PARTITION BY {", ".join("s." + qi(k) for k in key)}
+                                          ORDER BY s._received_at DESC NULLS LAST, s.file_id, s.row_number) AS rn
+                FROM {stage} s ANTI JOIN {problems} p
+                  ON s.source_id = p.source_id AND s.file_id = p.file_id AND s.row_number = p.row_number
+            ) WHERE rn > 1"""
+        )
+        con.execute("DELETE FROM std.quarantine WHERE entity = ?", [entity])
+        con.execute(
+            f"""INSERT INTO std.quarantine
+            SELECT p.file_id, p.source_id, {ql(entity)}, p.row_number, 'standardize', p.element, p.raw_value,
+                   p.reason_code, coalesce(rc.name_en || ' (' || rc.name_zh || ')', p.reason_code), NULL
+            FROM {problems} p LEFT JOIN ref.reason_codes rc ON rc.code = p.reason_code
+            ORDER BY p.source_id, p.file_id, p.row_number, p.element"""
+        )
+
+    # -- std.<entity> ----------------------------------------------------------------------------------
+
+    def write_std(self, entity: str, stage: str, elements: list[DataElement], dx: str | None) -> None:
+        con = self.con
+        out = [f"s.{qi(e.element)}" for e in elements if not e.pii]
+        joins = []
+        derived = {e.element: e for e in self.std.elements if e.entity == entity and e.layer == "derived"}
+        if "person_key" in derived:
+            pk = f"_std_pk_{entity}"
+            ids = [
+                r[0]
+                for r in con.execute(
+                    f"SELECT DISTINCT patient_id_number FROM {stage} WHERE patient_id_number IS NOT NULL"
+                ).fetchall()
+            ]
+            tbl = pa.table(
+                {
+                    "id": pa.array(ids, pa.string()),
+                    "person_key": pa.array(person_keys(self.secret, ids), pa.string()),
+                }
+            )
+            con.register("_std_pk_rows", tbl)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {pk} AS SELECT * FROM _std_pk_rows")
+            con.unregister("_std_pk_rows")
+            joins.append(f"LEFT JOIN {pk} pk ON pk.id = s.patient_id_number")
+            out.append("pk.person_key")
+        if "age_years" in derived:
+            out.append(
+                "CAST(year(s.visit_datetime) - year(s.birth_date) - CASE WHEN strftime(s.visit_datetime, '%m%d') "
+                "< strftime(s.birth_date, '%m%d') THEN 1 ELSE 0 END AS INTEGER) AS age_years"
+            )
+        if "length_of_stay_days" in derived:
+            out.append(
+                "CAST(date_diff('day', CAST(s.admission_datetime AS DATE), CAST(s.discharge_datetime AS DATE)) "
+                "AS INTEGER) AS length_of_stay_days"
+            )
+        dx_cols = [c for c in DX_COLUMNS if c in derived]
+        if dx_cols:
+            if dx is not None:
+                joins.append(
+                    f"LEFT JOIN (SELECT * FROM {dx} WHERE seq = 1) dx ON dx._dx_name IS NOT DISTINCT FROM s.diagnosis_name "
+                    "AND dx._dx_code IS NOT DISTINCT FROM s.diagnosis_code"
+                )
+                out += [
+                    f"CAST(dx.{qi(src)} AS {typ}) AS {qi(c)}"
+                    for c, (src, typ) in DX_COLUMNS.items()
+                    if c in derived
+                ]
+            else:
+                out += [
+                    f"CAST(NULL AS {typ}) AS {qi(c)}" for c, (src, typ) in DX_COLUMNS.items() if c in derived
+                ]
+        out += ["s.source_id", "s.file_id", "s.row_number"]
+        problems = f"_std_problems_{entity}"
+        con.execute(
+            f"CREATE OR REPLACE TABLE std.{qi(entity)} AS SELECT {', '.join(out)} FROM {stage} s "
+            + " ".join(joins)
+            + f" ANTI JOIN {problems} p ON s.source_id = p.source_id AND s.file_id = p.file_id "
+            "AND s.row_number = p.row_number ORDER BY s.source_id, s.file_id, s.row_number"
+        )
+        if entity == "visits":
+            cols = ", ".join(f"CAST(NULL AS {t}) AS {qi(c)}" for c, t in VISIT_DX_COLUMNS)
+            body = (
+                "SELECT v.visit_id, v.institution_code, CAST(d.seq AS INTEGER) AS seq, "
+                + ", ".join(f"CAST(d.{qi(c)} AS {t}) AS {qi(c)}" for c, t in VISIT_DX_COLUMNS)
+                + f" FROM std.visits v JOIN {dx} d ON d._dx_name IS NOT DISTINCT FROM v.diagnosis_name "
+                "AND d._dx_code IS NOT DISTINCT FROM v.diagnosis_code ORDER BY v.institution_code, v.visit_id, d.seq"
+                if dx is not None
+                else f"SELECT NULL::VARCHAR AS visit_id, NULL::VARCHAR AS institution_code, NULL::INTEGER AS seq, "
+                f"{cols} WHERE false"
+            )
+            con.execute(f"CREATE OR REPLACE TABLE std.visit_diagnoses AS {body}")
+
+
+def _mask_sql(expr: str) -> str:
+    """SQL twin of normalizers.mask_pii."""
+    return (
+        f"CASE WHEN {expr} IS NULL THEN NULL WHEN length({expr}) <= 2 THEN repeat('*', length({expr})) "
+        f"WHEN length({expr}) <= 6 THEN left({expr}, 1) || repeat('*', length({expr}) - 1) "
+        f"ELSE left({expr}, 3) || repeat('*', length({expr}) - 5) || right({expr}, 2) END"
+    )
+
+
+def _default_diagnosis(log):
+    try:
+        from pipelines.standardize.diagnosis import DiagnosisStandardizer
+    except ImportError as exc:  # the diagnosis module is another part of the project
+        log(f"standardize: diagnosis standardizer unavailable ({exc}); diagnosis columns stay empty")
+        return None
+    return DiagnosisStandardizer.default()
+
+
+def standardize_all(
+    con,
+    sources: dict[str, SourceConfig],
+    secret: bytes,
+    entities: Iterable[str] | None = None,
+    log=print,
+    standard: Standard | None = None,
+    diagnosis: Any = None,
+) -> StandardizeReport:
+    """(Re)build std.<entity> (for ``entities``, default all), std.visit_diagnoses, std.quarantine,
+    std.value_outcomes, std.unmapped_terms, ref.data_elements, ref.value_domains, ref.reason_codes
+    from the raw landing. ``diagnosis``: a DiagnosisStandardizer (default: the real one)."""
+    t0 = time.perf_counter()
+    std = standard or default_standard()
+    if diagnosis is None:
+        diagnosis = _default_diagnosis(log)
+    wanted = list(entities) if entities is not None else list(ENTITIES)
+    unknown = [e for e in wanted if e not in ENTITIES]
+    if unknown:
+        raise ValueError(f"unknown entities {unknown}; known: {list(ENTITIES)}")
+    load_ref_tables(con, std)
+    con.execute("CREATE SCHEMA IF NOT EXISTS std")
+    con.execute(QUARANTINE_DDL)
+    con.execute(OUTCOMES_DDL)
+    run = _Run(con, sources, secret, std, log, diagnosis)
+    if run.table_exists("raw", "files"):
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _std_files AS SELECT file_id, CAST(received_at AS TIMESTAMP) AS received_at "
+            "FROM raw.files"
+        )
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE _std_files (file_id VARCHAR, received_at TIMESTAMP)")
+    report = StandardizeReport(std.version, diagnosis_available=diagnosis is not None)
+    for entity in wanted:
+        con.execute("DELETE FROM std.value_outcomes WHERE entity = ?", [entity])
+        rep = run.run_entity(entity)
+        report.entities[entity] = rep
+        log(
+            f"standardize {entity}: landed {rep.landed} -> std {rep.std_rows} + quarantined {rep.quarantined_rows} "
+            f"({rep.problems} problems) from {len(rep.sources)} sources in {rep.seconds:.2f}s"
+        )
+    con.execute(
+        """CREATE OR REPLACE TABLE std.unmapped_terms AS
+        SELECT element, raw_value, CAST(sum(n_rows) AS BIGINT) AS frequency,
+               string_agg(DISTINCT source_id, ',' ORDER BY source_id) AS sources,
+               min(first_seen) AS first_seen, max(last_seen) AS last_seen
+        FROM std.value_outcomes WHERE outcome = 'unmapped' AND raw_value IS NOT NULL
+        GROUP BY element, raw_value ORDER BY frequency DESC, element, raw_value"""
+    )
+    for t in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_name LIKE '\\_std\\_%' ESCAPE '\\' "
+        "AND table_type = 'LOCAL TEMPORARY'"
+    ).fetchall():
+        con.execute(f"DROP TABLE IF EXISTS {qi(t[0])}")
+    if not run.table_exists("std", "visit_diagnoses"):
+        cols = ", ".join(f"{qi(c)} {t}" for c, t in VISIT_DX_COLUMNS)
+        con.execute(
+            f"CREATE TABLE std.visit_diagnoses (visit_id VARCHAR, institution_code VARCHAR, seq INTEGER, {cols})"
+        )
+    report.visit_diagnoses = con.execute("SELECT count(*) FROM std.visit_diagnoses").fetchall()[0][0]
+    report.unmapped_terms = con.execute("SELECT count(*) FROM std.unmapped_terms").fetchall()[0][0]
+    report.seconds = time.perf_counter() - t0
+    if not report.reconciles:
+        log(f"standardize: ROW COUNTS DO NOT RECONCILE: {report}")
+    return report

@@ -1,0 +1,160 @@
+"""Vectorized DuckDB fast paths for the element types whose DISTINCT values still number in the
+millions at city scale (date-times, resident IDs). They resolve the well-shaped values in SQL and
+leave everything else to the Python normalizer, which stays the specification: for any value the
+fast path resolves, it returns exactly what ``normalizers`` returns (tests/standardize check this
+with hypothesis).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from pipelines.standardize import normalizers as nz
+
+_SQL_TRIM = r"regexp_replace(raw, '^[ \t\n\r]+|[ \t\n\r]+$', '', 'g')"
+
+
+def _q(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def sql_formats(formats: Sequence[str]) -> list[str]:
+    """Formats the SQL path tries, in the Python order; %f formats are left to Python."""
+    out = list(dict.fromkeys([*formats, *nz.BUILTIN_FORMATS]))
+    return out
+
+
+def datetime_fastpath_sql(table: str, kind: str, formats: Sequence[str], lo: str, hi: str) -> str:
+    """SQL returning (raw, value, outcome, rule, reason_code) for the values of ``table.raw`` that
+    a format resolves. Values no format resolves are not returned (Python handles them)."""
+    fmts = sql_formats(formats)
+    parsed_cols = []
+    pick = []
+    for i, fmt in enumerate(fmts):
+        if "%f" in fmt:
+            # Python takes the first matching format: stop the SQL path where Python would have
+            # tried a %f format, so a value matching it is not resolved by a later format here.
+            parsed_cols.append(
+                f"CASE WHEN regexp_full_match(s, {_q(nz.format_shape(fmt))}) THEN 1 END AS p{i}"
+            )
+            pick.append(f"WHEN p{i} IS NOT NULL THEN NULL")
+            continue
+        parsed_cols.append(
+            f"CASE WHEN regexp_full_match(s, {_q(nz.format_shape(fmt))}) "
+            f"THEN try_strptime(regexp_replace(s, ' +', ' ', 'g'), {_q(fmt)}) END AS p{i}"
+        )
+        pick.append(f"WHEN p{i} IS NOT NULL THEN {i}")
+    fmt_list = "[" + ", ".join(_q(f) for f in fmts) + "]"
+    ts_expr = (
+        "CASE " + " ".join(f"WHEN fi = {i} THEN p{i}" for i, f in enumerate(fmts) if "%f" not in f) + " END"
+    )
+    canonical = nz.CANONICAL_DATE if kind == "date" else nz.CANONICAL_DATETIME
+    if kind == "date":
+        fmt_rule = (
+            f"CASE WHEN how = {_q(nz.CANONICAL_DATE)} THEN (CASE WHEN value <> s THEN 'zero_pad' END) "
+            "WHEN contains(how, '%H') THEN 'date_from_datetime' ELSE 'date_format:' || how END"
+        )
+    else:
+        fmt_rule = (
+            f"CASE WHEN how <> {_q(nz.CANONICAL_DATETIME)} THEN 'date_format:' || how "
+            "WHEN value <> s THEN 'zero_pad' END"
+        )
+    range_checks = []
+    if lo:
+        range_checks.append(f"ts < TIMESTAMP {_q(lo)}")
+    if hi:
+        range_checks.append(f"ts >= TIMESTAMP {_q(hi)} + INTERVAL 1 DAY")
+    out_of_range = " OR ".join(range_checks) or "false"
+    return f"""
+    WITH base AS (
+        SELECT raw, {_SQL_TRIM} AS s FROM {table} WHERE raw IS NOT NULL
+    ), parsed AS (
+        SELECT raw, s, {", ".join(parsed_cols)} FROM base
+    ), picked AS (
+        SELECT *, CASE {" ".join(pick)} END AS fi FROM parsed
+    ), typed AS (
+        SELECT raw, s, {fmt_list}[fi + 1] AS how, date_trunc('second', {ts_expr}) AS ts
+        FROM picked WHERE fi IS NOT NULL
+    ), valued AS (
+        SELECT *, strftime(ts, {_q(canonical)}) AS value, ({out_of_range}) AS oor FROM typed
+    )
+    SELECT raw,
+           CASE WHEN oor THEN NULL ELSE value END AS value,
+           CASE WHEN oor THEN 'invalid' WHEN value = raw THEN 'valid' ELSE 'corrected' END AS outcome,
+           CASE WHEN oor OR value = raw THEN NULL
+                ELSE concat_ws('+', CASE WHEN s <> raw THEN 'trim' END, {fmt_rule}) END AS rule,
+           CASE WHEN oor THEN 'OUT_OF_RANGE' END AS reason_code
+    FROM valued
+    """
+
+
+_ID_SUM = " + ".join(f"{w} * CAST(substr(raw, {i + 1}, 1) AS INTEGER)" for i, w in enumerate(nz.ID_WEIGHTS))
+
+
+def resident_id_fastpath_sql(table: str) -> str:
+    """Resident IDs already in canonical shape (17 digits + digit/X): check digit and birth date in SQL."""
+    return f"""
+    WITH base AS (
+        SELECT raw,
+               substr({_q(nz.ID_CHECK_CHARS)}, (({_ID_SUM}) % 11) + 1, 1) AS check_char,
+               try_cast(substr(raw, 7, 4) || '-' || substr(raw, 11, 2) || '-' || substr(raw, 13, 2) AS DATE) AS born
+        FROM {table}
+        WHERE raw IS NOT NULL AND regexp_full_match(raw, '[0-9]{{17}}[0-9X]')
+    )
+    SELECT raw,
+           CASE WHEN bad_birth OR bad_check THEN NULL ELSE raw END AS value,
+           CASE WHEN bad_birth OR bad_check THEN 'invalid' ELSE 'valid' END AS outcome,
+           CAST(NULL AS VARCHAR) AS rule,
+           CASE WHEN bad_birth THEN 'ID_BAD_BIRTHDATE' WHEN bad_check THEN 'ID_BAD_CHECKSUM' END AS reason_code
+    FROM (
+        SELECT raw, check_char,
+               (born IS NULL OR born > current_date OR year(born) < 1880) AS bad_birth,
+               (check_char <> right(raw, 1)) AS bad_check
+        FROM base
+    )
+    """
+
+
+OUTCOME_COLUMNS = ["raw", "value", "outcome", "rule", "reason_code"]
+
+
+def _python_rest(con, table: str, resolved: pd.DataFrame, fn) -> pd.DataFrame:
+    con.register("_resolved", resolved[["raw"]])
+    rest = [
+        r[0]
+        for r in con.execute(
+            f"SELECT raw FROM {table} WHERE raw IS NOT NULL AND raw NOT IN (SELECT raw FROM _resolved)"
+        ).fetchall()
+    ]
+    con.unregister("_resolved")
+    rows = [(raw, *fn(raw)) for raw in rest]
+    return pd.DataFrame(rows, columns=OUTCOME_COLUMNS)
+
+
+def _concat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    frames = [f for f in (a, b) if len(f)]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTCOME_COLUMNS})
+    return (
+        pd.concat(frames, ignore_index=True)[OUTCOME_COLUMNS].astype(object).where(lambda d: d.notna(), None)
+    )
+
+
+def map_datetimes(
+    con, table: str, kind: str, formats: Sequence[str] = (), lo: str = "", hi: str = ""
+) -> pd.DataFrame:
+    """Outcomes for every non-null distinct ``raw`` of ``table``: SQL for what a format resolves,
+    ``normalizers.normalize_datetime`` for the rest."""
+    fast = con.execute(datetime_fastpath_sql(table, kind, formats, lo, hi)).df()
+    rest = _python_rest(
+        con, table, fast, lambda raw: nz.normalize_datetime(raw, kind=kind, formats=formats, lo=lo, hi=hi)
+    )
+    return _concat(fast, rest)
+
+
+def map_resident_ids(con, table: str) -> pd.DataFrame:
+    fast = con.execute(resident_id_fastpath_sql(table)).df()
+    rest = _python_rest(con, table, fast, nz.normalize_resident_id)
+    return _concat(fast, rest)
