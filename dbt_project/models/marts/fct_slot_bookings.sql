@@ -25,6 +25,7 @@ final as (
         bookings.booking_id,
         bookings.pool_id,
         pools.institution_code,
+        pools.institution_code as pool_institution_code,
         pools.department_name,
         pools.clinic_date,
         bookings.booking_institution_code,

@@ -30,10 +30,10 @@ booking_counts as (
 
     select
         pool_id,
-        count(*) as bookings,
-        sum(case when booking_status_code = '1' then 1 else 0 end) as bookings_attended,
-        sum(case when booking_status_code = '2' then 1 else 0 end) as bookings_no_show,
-        sum(case when booking_status_code = '3' then 1 else 0 end) as bookings_cancelled
+        cast(count(*) as {{ dbt.type_bigint() }}) as bookings,
+        cast(sum(case when booking_status_code = '1' then 1 else 0 end) as {{ dbt.type_bigint() }}) as bookings_attended,
+        cast(sum(case when booking_status_code = '2' then 1 else 0 end) as {{ dbt.type_bigint() }}) as bookings_no_show,
+        cast(sum(case when booking_status_code = '3' then 1 else 0 end) as {{ dbt.type_bigint() }}) as bookings_cancelled
 
     from bookings
     group by pool_id

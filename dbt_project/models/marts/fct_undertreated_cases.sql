@@ -21,6 +21,8 @@ final as (
         fasting_glucose,
         icd10_category,
         first_criterion_id as criterion_id,
+        first_criterion_name as criterion_zh,
+        first_condition_group as condition,
         criteria_count,
         level_code,
         county_code,

@@ -47,15 +47,33 @@ criteria_hits as (
 
 ),
 
+criteria_ranked as (
+
+    select
+        criteria_hits.visit_key,
+        criteria_hits.criterion_id,
+        criteria.criterion_name,
+        criteria.condition_group,
+        count(*) over (partition by criteria_hits.visit_key) as criteria_count,
+        row_number() over (partition by criteria_hits.visit_key order by criteria_hits.criterion_id) as criterion_rank
+
+    from criteria_hits
+    inner join criteria
+        on criteria_hits.criterion_id = criteria.criterion_id
+
+),
+
 criteria_met as (
 
     select
         visit_key,
-        count(*) as criteria_count,
-        min(criterion_id) as first_criterion_id
+        criteria_count,
+        criterion_id as first_criterion_id,
+        criterion_name as first_criterion_name,
+        condition_group as first_condition_group
 
-    from criteria_hits
-    group by visit_key
+    from criteria_ranked
+    where criterion_rank = 1
 
 ),
 
@@ -77,6 +95,8 @@ final as (
         visits.period,
         criteria_met.criteria_count,
         criteria_met.first_criterion_id,
+        criteria_met.first_criterion_name,
+        criteria_met.first_condition_group,
         (
             exists (
                 select 1 from referrals
