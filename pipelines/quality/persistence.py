@@ -47,8 +47,8 @@ CREATE TABLE IF NOT EXISTS quality.scorecards (
 );
 CREATE TABLE IF NOT EXISTS quality.mart_fitness (
     run_id VARCHAR NOT NULL, run_at TIMESTAMP NOT NULL, mart VARCHAR NOT NULL, input_entities VARCHAR,
-    verdict VARCHAR,        -- fit | fit_with_warnings | unfit
-    verdict_zh VARCHAR,     -- 可用 | 可用（有警告） | 不可用
+    verdict VARCHAR,        -- fit | fit_with_warnings | unfit | not_checked
+    verdict_zh VARCHAR,     -- 可用 | 可用（有警告） | 不可用 | 未检查
     blocking_failed BIGINT, warnings_failed BIGINT, failing_checks VARCHAR, reason VARCHAR
 );
 """
@@ -207,11 +207,13 @@ def build_scorecards(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
 def build_mart_fitness(con: duckdb.DuckDBPyConnection, run_id: str, cat: Catalogue) -> None:
     """A fit-for-use verdict per mart from the failing checks on the entities feeding it."""
     con.execute("DELETE FROM quality.mart_fitness WHERE run_id = ?", [run_id])
-    fails = con.execute(
-        """SELECT DISTINCT entity, check_id, severity FROM quality.check_results
-           WHERE run_id = ? AND status = 'fail' ORDER BY check_id""",
+    rows_ = con.execute(
+        """SELECT DISTINCT entity, check_id, severity, status FROM quality.check_results
+           WHERE run_id = ? ORDER BY check_id""",
         [run_id],
     ).fetchall()
+    fails = [(e, c, s) for e, c, s, st in rows_ if st == "fail"]
+    evaluated = {e for e, _c, _s, st in rows_ if st != "skipped"}
     run_at = con.execute(
         "SELECT max(run_at) FROM quality.check_results WHERE run_id = ?", [run_id]
     ).fetchall()[0][0]
@@ -222,6 +224,9 @@ def build_mart_fitness(con: duckdb.DuckDBPyConnection, run_id: str, cat: Catalog
         if blocking:
             verdict, zh = "unfit", "不可用"
             reason = "blocking checks failed: " + ", ".join(blocking)
+        elif entities and not evaluated.intersection(entities):
+            verdict, zh = "not_checked", "未检查"
+            reason = "no check could run: its input tables are missing"
         elif warn:
             verdict, zh = "fit_with_warnings", "可用（有警告）"
             reason = "warnings: " + ", ".join(warn)
