@@ -91,18 +91,24 @@ def _extra_sql(extra: list[str], source: Callable[[str], str]) -> str:
     return f"json_object({args})::VARCHAR"
 
 
+CASE_LIMIT = 64  # up to this many distinct gaps a CASE chain is cheaper than an ASOF join
+
+
 def _number_landed(con: duckdb.DuckDBPyConnection, tmp: str, reject_idx: list[int]) -> tuple[str, str]:
     """Row numbers of landed rows when the rejected records sit at ``reject_idx`` (1-based record
-    positions): the k-th landed row is the k-th position not taken by a reject. Returns (FROM clause
-    fragment to append, row-number expression) for a table aliased ``s`` with a ``rowid``."""
+    positions): the k-th landed row is the k-th position not taken by a reject, i.e. k + the number of
+    rejects r_j (j-th smallest) with r_j - j < k. Returns (FROM clause fragment to append, row-number
+    expression) for a staged table aliased ``s`` whose ``rowid`` is the read order."""
     if not reject_idx:
         return "", "(s.rowid + 1)"
+    best: dict[int, int] = {}  # g = landed rows before the reject -> rejects so far
+    for rk, idx in enumerate(sorted(set(reject_idx)), start=1):
+        best[idx - rk] = rk
+    if len(best) <= CASE_LIMIT:
+        whens = " ".join(f"WHEN s.rowid + 1 > {g} THEN {rk}" for g, rk in sorted(best.items(), reverse=True))
+        return "", f"(s.rowid + 1 + CASE {whens} ELSE 0 END)"
     gaps = f"{tmp}_gaps"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {gaps} (g BIGINT, rk BIGINT)")
-    rows = [(idx - rk, rk) for rk, idx in enumerate(sorted(set(reject_idx)), start=1)]
-    best: dict[int, int] = {}
-    for g, rk in rows:
-        best[g] = max(rk, best.get(g, 0))
     con.executemany(f"INSERT INTO {gaps} VALUES (?, ?)", list(best.items()))
     return f" ASOF LEFT JOIN {gaps} ON (s.rowid + 1) > {gaps}.g", f"(s.rowid + 1 + coalesce({gaps}.rk, 0))"
 
@@ -188,7 +194,6 @@ def stage_csv(
     select = (
         f"SELECT {', '.join('s.' + qi(c) for c in header)}, {rownum} AS _row_number, "
         f"{_extra_sql(extra, lambda c: 's.' + qi(c))} AS _extra FROM {tmp} s{join} WHERE {where}"
-        + (" ORDER BY _row_number" if join else "")
     )
     return Staged(
         columns=header,

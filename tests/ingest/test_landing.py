@@ -398,3 +398,20 @@ def test_ignores_lock_files_and_partial_uploads(con, inbox, sources):
     assert not any(
         Path(f.path).name.startswith(("~$", ".")) or f.path.suffix == ".part" for f in report.files
     )
+
+
+def test_row_numbers_with_many_quarantined_records_use_the_join_path(con, tmp_path, sources):
+    # 100 rejects in 300 records: more gaps than CASE_LIMIT, so numbering goes through the ASOF join
+    inbox = tmp_path / "inbox5"
+    (inbox / "his_a").mkdir(parents=True)
+    lines = ["VisitNo,OrgCode,IdNo,Sex,VisitDate,DiagName"]
+    for n in range(1, 301):
+        lines.append(f"V{n},H01,{n}" if n % 3 == 0 else f"V{n},H01,{n},F,2024/05/01 08:00,x")
+    (inbox / "his_a" / "visits_202405.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    [f] = land_inbox(con, inbox, sources, log=lambda _: None).files
+    assert (f.rows_read, f.rows_landed, f.rows_quarantined) == (300, 200, 100)
+    landed = con.execute('SELECT _row_number, "VisitNo" FROM raw.his_a__visits ORDER BY 1').fetchall()
+    assert landed == [(n, f"V{n}") for n in range(1, 301) if n % 3]
+    assert [r[0] for r in con.execute("SELECT row_number FROM raw.quarantine ORDER BY 1").fetchall()] == list(
+        range(3, 301, 3)
+    )
