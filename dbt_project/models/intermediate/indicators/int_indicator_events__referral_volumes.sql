@@ -5,10 +5,10 @@ with
 referrals as (
 
     select
-        fct_referrals.*,
-        {{ month_start('requested_at') }} as month_start
+        referrals_mart.*,
+        {{ month_start('referrals_mart.requested_at') }} as month_start
 
-    from {{ ref('fct_referrals') }}
+    from {{ ref('fct_referrals') }} as referrals_mart
 
 ),
 
