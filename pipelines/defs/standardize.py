@@ -17,6 +17,7 @@ STD_TABLES = {
     "value_outcomes": "per distinct raw value: valid / corrected / invalid / unmapped",
     "unmapped_terms": "the unmapped-terms worklist for the quality team",
 }
+UPSTREAM = [raw_landing.key, *institution_registry.keys]
 REF_TABLES = {
     "data_elements": "the data-element standard (standard/data_elements.csv)",
     "value_domains": "value domains (standard/value_domains.csv)",
@@ -25,9 +26,11 @@ REF_TABLES = {
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(["std", name], description=desc) for name, desc in STD_TABLES.items()]
-    + [dg.AssetSpec(["ref", name], description=desc) for name, desc in REF_TABLES.items()],
-    deps=[raw_landing, institution_registry],
+    specs=[
+        dg.AssetSpec([schema, name], description=desc, deps=UPSTREAM)
+        for schema, tables in (("std", STD_TABLES), ("ref", REF_TABLES))
+        for name, desc in tables.items()
+    ],
     group_name="standardize",
     can_subset=False,
 )

@@ -22,8 +22,16 @@ def dbt_executable() -> str:
     return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
 
 
+def _put_dbt_on_path() -> None:
+    """dagster-dbt's project preparer looks for `dbt` on PATH: make it the project's own."""
+    bin_dir = str(Path(dbt_executable()).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
 def ensure_manifest() -> Path:
     """`dagster dev` re-parses on load; headless runs parse once when no manifest exists yet."""
+    _put_dbt_on_path()
     dbt_project.prepare_if_dev()
     if not dbt_project.manifest_path.exists():
         dbt_project.preparer.prepare(dbt_project)
