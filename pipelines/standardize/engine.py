@@ -270,7 +270,7 @@ class _Run:
                 f"SELECT raw, raw AS value, 'valid' AS outcome, NULL::VARCHAR AS rule, NULL::VARCHAR AS reason_code "
                 f"FROM {dist} WHERE raw IS NOT NULL AND regexp_full_match(raw, '[!-~]+') "
                 "AND NOT regexp_full_match(raw, '[0-9]+\\.0+') "
-                "AND upper(raw) NOT IN ('NULL', 'NONE', 'NAN', 'N/A')"
+                f"AND upper(raw) NOT IN ({', '.join(ql(x) for x in nz.NULL_SPELLINGS)})"
             )
             self.python_map(dist, m, nz.normalize_identifier, fast)
         elif kind in ("integer", "decimal"):
@@ -792,11 +792,14 @@ def standardize_all(
 ) -> StandardizeReport:
     """(Re)build std.<entity> (for ``entities``, default all), std.visit_diagnoses, std.quarantine,
     std.value_outcomes, std.unmapped_terms, ref.data_elements, ref.value_domains, ref.reason_codes
-    from the raw landing. ``diagnosis``: a DiagnosisStandardizer (default: the real one)."""
+    from the raw landing. ``diagnosis``: a DiagnosisStandardizer (default: the real one; False: skip
+    diagnosis mapping, the derived diagnosis columns stay NULL)."""
     t0 = time.perf_counter()
     std = standard or default_standard()
     if diagnosis is None:
         diagnosis = _default_diagnosis(log)
+    elif diagnosis is False:  # explicitly without diagnosis mapping
+        diagnosis = None
     wanted = list(entities) if entities is not None else list(ENTITIES)
     unknown = [e for e in wanted if e not in ENTITIES]
     if unknown:

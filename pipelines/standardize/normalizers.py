@@ -35,11 +35,14 @@ class Outcome(NamedTuple):
 
 
 MISSING_OUTCOME = Outcome(None, MISSING)
+# Spellings that mean "no value" in every element (not "none": it is a code of the exam domain).
+NULL_SPELLINGS = ("NULL", "NAN")
 _WS = re.compile(r"\s+")
 
 
-def _prepare(raw: str | None) -> tuple[str | None, list[str]]:
-    """Trim (incl. full-width spaces) and NFKC-fold (full-width digits/letters -> ASCII).
+def _prepare(raw: str | None, fold: bool = True) -> tuple[str | None, list[str]]:
+    """Trim (incl. full-width spaces) and, with ``fold``, NFKC-fold (full-width digits/letters ->
+    ASCII; not for free Chinese text, whose full-width punctuation is correct as it is).
     Returns (cleaned or None if empty, rules applied)."""
     if raw is None:
         return None, []
@@ -47,13 +50,13 @@ def _prepare(raw: str | None) -> tuple[str | None, list[str]]:
         return None, []
     s = str(raw)
     rules = []
-    folded = unicodedata.normalize("NFKC", s)
+    folded = unicodedata.normalize("NFKC", s) if fold else s
     if folded != s:
         rules.append("nfkc")
     stripped = folded.strip()
     if stripped != folded:
         rules.append("trim")
-    if not stripped or stripped.upper() in ("NULL", "NONE", "NAN", "N/A"):
+    if not stripped or stripped.upper() in NULL_SPELLINGS:
         return None, rules
     return stripped, rules
 
@@ -69,13 +72,20 @@ def _result(raw: str, value: str, rules: list[str]) -> Outcome:
 # ---------------------------------------------------------------------------------------------
 
 
+_CJK_SPACE = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
+
+
 def normalize_text(raw: str | None) -> Outcome:
-    """Free text: trimmed, internal whitespace runs collapsed to one space."""
-    s, rules = _prepare(raw)
+    """Free text: trimmed, whitespace between two Chinese characters removed (内 科 -> 内科), other
+    whitespace runs collapsed to one space. No NFKC folding: ，。（） stay full-width."""
+    s, rules = _prepare(raw, fold=False)
     if s is None:
         return MISSING_OUTCOME
-    collapsed = _WS.sub(" ", s)
-    if collapsed != s:
+    joined = _CJK_SPACE.sub("", s)
+    if joined != s:
+        rules.append("cjk_space")
+    collapsed = _WS.sub(" ", joined)
+    if collapsed != joined:
         rules.append("collapse_space")
     return _result(raw, collapsed, rules)
 
@@ -118,7 +128,6 @@ def normalize_code(
     s, rules = _prepare(raw)
     if s is None:
         return MISSING_OUTCOME
-    codes = set(synonyms.values())
     if s in synonyms:
         code = synonyms[s]
         if s != code:
@@ -130,8 +139,8 @@ def normalize_code(
     m = _EXCEL_FLOAT.match(s)
     if m and m.group(1) in synonyms:
         return _result(raw, synonyms[m.group(1)], [*rules, "excel_float"])
-    if s.isdigit() and s.lstrip("0") in codes:  # '001' for code '1'
-        return _result(raw, s.lstrip("0"), [*rules, "strip_leading_zeros"])
+    if s.isdigit() and s.lstrip("0") in synonyms:  # '001' for code '1', '002' for code '02'
+        return _result(raw, synonyms[s.lstrip("0")], [*rules, "strip_leading_zeros"])
     return Outcome(None, UNMAPPED, None, "CODE_NOT_IN_DOMAIN")
 
 
@@ -466,7 +475,7 @@ def normalize_number(raw: str | None, kind: str = "decimal", lo: str = "", hi: s
 
 def normalize_present(raw: str | None) -> Outcome:
     """PII kept only in the raw landing (names): presence is all that is recorded."""
-    s, rules = _prepare(raw)
+    s, rules = _prepare(raw, fold=False)
     if s is None:
         return MISSING_OUTCOME
     return _result(raw, s, rules)

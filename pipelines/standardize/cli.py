@@ -1,0 +1,137 @@
+"""``referral-warehouse standardize``: a subcommand group.
+
+standardize run       rebuild std.* from the raw landing in the warehouse
+standardize render    regenerate standard/STANDARD.md and standard/canonical/<entity>.csv
+standardize accuracy  accuracy per source/entity/element against the generator's truth
+standardize diagnosis map diagnosis texts/codes (the diagnosis standardizer's own CLI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _render(args: argparse.Namespace) -> int:
+    from pipelines.standardize.standard import canonical_templates, load_standard, render_all, render_markdown
+
+    std = load_standard(args.standard_dir)
+    if args.check:
+        stale = []
+        md = std.directory / "STANDARD.md"
+        if not md.exists() or md.read_text(encoding="utf-8") != render_markdown(std):
+            stale.append(str(md))
+        for entity, header in canonical_templates(std).items():
+            p = std.directory / "canonical" / f"{entity}.csv"
+            if not p.exists() or p.read_text(encoding="utf-8") != header:
+                stale.append(str(p))
+        for s in stale:
+            print(f"out of date: {s}")
+        return 1 if stale else 0
+    for p in render_all(std):
+        print(f"wrote {p}")
+    return 0
+
+
+def _connect(data_dir: str | None, read_only: bool = False):
+    import duckdb
+
+    from pipelines.settings import paths
+
+    p = paths(data_dir)
+    if not p.warehouse.exists():
+        raise SystemExit(f"no warehouse at {p.warehouse}: land some files first (referral-warehouse land)")
+    return p, duckdb.connect(str(p.warehouse), read_only=read_only)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pipelines.ingest.registry import load_sources
+    from pipelines.standardize.engine import standardize_all
+    from pipelines.standardize.secret import load_or_create_secret
+
+    p, con = _connect(args.data_dir)
+    try:
+        report = standardize_all(
+            con,
+            load_sources(args.sources_dir),
+            load_or_create_secret(p.secrets_dir),
+            entities=args.entity or None,
+        )
+    finally:
+        con.close()
+    print(report)
+    return 0 if report.reconciles else 1
+
+
+def _accuracy(args: argparse.Namespace) -> int:
+    from pipelines.ingest.registry import load_sources
+    from pipelines.standardize.accuracy import accuracy_by_field, summary
+    from pipelines.standardize.secret import load_or_create_secret
+
+    p, con = _connect(args.data_dir)
+    try:
+        df = accuracy_by_field(
+            con, p.truth, load_sources(args.sources_dir), load_or_create_secret(p.secrets_dir)
+        )
+        if df.empty:
+            print(f"no truth records under {p.truth / 'records'} matched the warehouse", file=sys.stderr)
+            return 1
+        s = summary(con)
+    finally:
+        con.close()
+    show = df if args.all else df[df["element"] == "(record)"]
+    with_pd_options(lambda: print(show.to_string(index=False)))
+    print()
+    print(
+        f"values: {s['values']}  accuracy before {s['value_accuracy_before']:.2%}  after {s['value_accuracy_after']:.2%}"
+        f"  | recoverable {s['recoverable_values']}: after {s['recoverable_accuracy_after']:.2%}"
+    )
+    print(
+        f"records: {s['records']}  accuracy before {s['record_accuracy_before']:.2%}  after "
+        f"{s['record_accuracy_after']:.2%}  | recoverable {s['recoverable_records']}: after "
+        f"{s['recoverable_record_accuracy_after']:.2%}"
+    )
+    print("written to std.accuracy_by_field")
+    return 0
+
+
+def with_pd_options(fn) -> None:
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_rows", 1000, "display.max_columns", 20):
+        fn()
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "standardize",
+        help="the data-element standard: run, render, accuracy, diagnosis",
+        description="Standardize the raw landing to the data-element standard (std.* tables) and related tools.",
+    )
+    group = parser.add_subparsers(dest="standardize_command", metavar="SUBCOMMAND")
+    group.required = True
+
+    run = group.add_parser("run", help="rebuild std.* from the raw landing")
+    run.add_argument("--data-dir", default=None, help="data directory (default: ./data or $RW_DATA_DIR)")
+    run.add_argument("--sources-dir", default=None, help="source registry folder (default: sources/)")
+    run.add_argument("--entity", action="append", help="only this entity (repeatable)")
+    run.set_defaults(handler=_run)
+
+    render = group.add_parser("render", help="write standard/STANDARD.md and standard/canonical/*.csv")
+    render.add_argument("--standard-dir", default=None, help="standard folder (default: standard/)")
+    render.add_argument(
+        "--check", action="store_true", help="only check the files are up to date (exit 1 if not)"
+    )
+    render.set_defaults(handler=_render)
+
+    acc = group.add_parser("accuracy", help="accuracy before/after standardization against the truth")
+    acc.add_argument("--data-dir", default=None, help="data directory holding warehouse/ and truth/")
+    acc.add_argument("--sources-dir", default=None, help="source registry folder (default: sources/)")
+    acc.add_argument("--all", action="store_true", help="print every element, not only the record-level rows")
+    acc.set_defaults(handler=_accuracy)
+
+    try:
+        from pipelines.standardize.diagnosis_cli import add_parser
+    except ImportError:  # the diagnosis part is not installed
+        return
+    add_parser(group)
