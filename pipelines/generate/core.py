@@ -500,7 +500,7 @@ def generate(out: Path | str, scale: str = "small", seed: int = 42, **overrides)
     _write_registry(run)
     _write_persons(run, out / "truth" / "persons.parquet")
     _write_files_csv(run, out / "truth" / "files.csv")
-    manifest = _manifest(run, scale, seed, {"later_day": str(next_day)})
+    manifest = _manifest(run, scale, seed, {"later_day": str(next_day), "next_day": str(next_day + 1)})
     (out / "truth" / "manifest.json").write_text(
         json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True, default=str) + "\n",
         encoding="utf-8",
