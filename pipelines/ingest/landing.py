@@ -179,25 +179,79 @@ def _declared(cfg: SourceConfig, spec, header: list[str]) -> tuple[list[str], li
     return [c.source_column for c in spec.columns], list(spec.required_columns)
 
 
-def _ensure_raw_table(con: duckdb.DuckDBPyConnection, table: str, name: str, columns: list[str]) -> None:
-    existing = [
+def _table_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
+    return [
         r[0]
         for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ? "
-            "ORDER BY ordinal_position",
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'raw' AND table_name = ? "
+            "ORDER BY column_index",
             [name],
         ).fetchall()
     ]
+
+
+def _ensure_raw_table(
+    con: duckdb.DuckDBPyConnection, table: str, name: str, columns: list[str], existing: list[str]
+) -> list[str]:
+    """Create raw.<name> or add the declared columns it lacks; returns its columns."""
     if not existing:
         cols = ", ".join(f"{qi(c)} VARCHAR" for c in columns)
         con.execute(
             f"CREATE TABLE {table} ({cols}{', ' if cols else ''}_file_id VARCHAR NOT NULL, "
             "_row_number BIGINT NOT NULL, _extra VARCHAR)"
         )
-        return
+        return [*columns, "_file_id", "_row_number", "_extra"]
+    out = list(existing)
     for c in columns:
-        if c not in existing:
+        if c not in out:
             con.execute(f"ALTER TABLE {table} ADD COLUMN {qi(c)} VARCHAR")
+            out.append(c)
+    return out
+
+
+@dataclass
+class _Known:
+    file_id: str
+    sha256: str
+    path: str
+    source_id: str | None
+    file_name: str
+    status: str
+
+
+class _FileIndex:
+    """raw.files in memory for the run (one query instead of several per file); kept in step with
+    every committed write."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.rows = [
+            _Known(*r)
+            for r in con.execute(
+                "SELECT file_id, sha256, path, source_id, file_name, status FROM raw.files"
+            ).fetchall()
+        ]
+
+    def find(self, **where) -> list[_Known]:
+        return [k for k in self.rows if all(getattr(k, a) == v for a, v in where.items())]
+
+    def unchanged(self, sha256: str, rel: str) -> bool:
+        return any(k.status in ("landed", "duplicate") for k in self.find(sha256=sha256, path=rel))
+
+    def original(self, sha256: str, rel: str) -> _Known | None:
+        return next((k for k in self.find(sha256=sha256, status="landed") if k.path != rel), None)
+
+    def landed_under_name(self, source_id: str, file_name: str, sha256: str) -> _Known | None:
+        hits = self.find(source_id=source_id, file_name=file_name, status="landed")
+        return next((k for k in hits if k.sha256 != sha256), None)
+
+    def record(self, res: FileResult, rel: str) -> None:
+        self.rows = [
+            k for k in self.rows if not (k.sha256 == res.sha256 and k.path == rel and k.status == "rejected")
+        ]
+        if res.replaces_file_id:
+            for k in self.find(file_id=res.replaces_file_id, status="landed"):
+                k.status = "replaced"
+        self.rows.append(_Known(res.file_id, res.sha256, rel, res.source_id, res.path.name, res.status))
 
 
 class _Lander:
@@ -207,6 +261,8 @@ class _Lander:
         self.sources = sources
         self.log = log
         self.tmpdir = tempfile.TemporaryDirectory(prefix="rw-landing-")
+        self._columns: dict[str, list[str]] = {}  # raw table -> its columns, as of the last commit
+        self.index = _FileIndex(con)
 
     # ---------------------------------------------------------------- one file
     def land(self, path: Path, source_id: str) -> FileResult | None:
@@ -227,26 +283,20 @@ class _Lander:
             size_bytes=fp.size_bytes,
             period=period_of(path.name),
         )
-        known = self.con.execute(
-            "SELECT path, status FROM raw.files WHERE sha256 = ? ORDER BY received_at", [fp.sha256]
-        ).fetchall()
-        if any(p == rel and s in ("landed", "duplicate") for p, s in known):
-            return None  # unchanged
+        if self.index.unchanged(fp.sha256, rel):
+            return None
         params = {"file": rel, "source_id": source_id or "(inbox)", "entity": res.entity}
         try:
             if cfg is None:
                 raise FileRejected("unknown_source")
             if spec is None:
                 raise FileRejected("no_matching_pattern", patterns=", ".join(f.pattern for f in cfg.files))
-            original = self.con.execute(
-                "SELECT path, file_id FROM raw.files WHERE sha256 = ? AND status = 'landed' AND path <> ? LIMIT 1",
-                [fp.sha256, rel],
-            ).fetchone()
+            original = self.index.original(fp.sha256, rel)
             if original:
                 res.status = "duplicate"
                 res.reason_code = "duplicate"
                 res.reason = sentence(
-                    "note", "duplicate", original=original[0], original_id=original[1], **params
+                    "note", "duplicate", original=original.path, original_id=original.file_id, **params
                 )
                 self._record(res, rel)
                 return res
@@ -341,15 +391,20 @@ class _Lander:
         """Record a file that lands no rows (rejected / duplicate), superseding an earlier rejection."""
         self.con.execute("BEGIN TRANSACTION")
         try:
-            self.con.execute(
-                "DELETE FROM raw.files WHERE sha256 = ? AND path = ? AND status = 'rejected'",
-                [res.sha256, rel],
-            )
+            self._supersede_rejection(res, rel)
             self._insert_file(res, rel)
             self.con.execute("COMMIT")
         except Exception:
             self.con.execute("ROLLBACK")
             raise
+        self.index.record(res, rel)
+
+    def _supersede_rejection(self, res: FileResult, rel: str) -> None:
+        if self.index.find(sha256=res.sha256, path=rel, status="rejected"):
+            self.con.execute(
+                "DELETE FROM raw.files WHERE sha256 = ? AND path = ? AND status = 'rejected'",
+                [res.sha256, rel],
+            )
 
     def _insert_file(self, res: FileResult, rel: str) -> None:
         try:
@@ -390,15 +445,15 @@ class _Lander:
         absent = [c for c in declared if c not in present] if cfg.format != "jsonl" else []
         if absent:
             notes.append(sentence("note", "missing_optional_columns", columns=", ".join(absent), **params))
-        old = con.execute(
-            "SELECT file_id FROM raw.files WHERE source_id = ? AND file_name = ? AND status = 'landed' AND sha256 <> ?",
-            [cfg.source_id, path_name(rel), res.sha256],
-        ).fetchone()
+        old = self.index.landed_under_name(cfg.source_id, path_name(rel), res.sha256)
+        leftovers = bool(self.index.find(file_id=res.file_id, status="replaced"))
         con.execute("BEGIN TRANSACTION")
         try:
-            _ensure_raw_table(con, table, name, declared)
+            if name not in self._columns:
+                self._columns[name] = _table_columns(con, name)
+            columns = _ensure_raw_table(con, table, name, declared, self._columns[name])
             if old:
-                old_id = old[0]
+                old_id = old.file_id
                 con.execute(f"DELETE FROM {table} WHERE _file_id = ?", [old_id])
                 con.execute("DELETE FROM raw.quarantine WHERE file_id = ? AND stage = 'land'", [old_id])
                 con.execute(
@@ -407,9 +462,9 @@ class _Lander:
                 )
                 res.replaces_file_id = old_id
                 notes.insert(0, sentence("note", "replaces", old_id=old_id, **params))
-            # the same bytes may have been landed under this file id and later replaced: clear leftovers
-            con.execute(f"DELETE FROM {table} WHERE _file_id = ?", [res.file_id])
-            con.execute("DELETE FROM raw.quarantine WHERE file_id = ? AND stage = 'land'", [res.file_id])
+            if leftovers:  # the same bytes landed once before and were replaced since (A -> B -> A)
+                con.execute(f"DELETE FROM {table} WHERE _file_id = ?", [res.file_id])
+                con.execute("DELETE FROM raw.quarantine WHERE file_id = ? AND stage = 'land'", [res.file_id])
             cols = ", ".join(qi(c) for c in declared)
             sel = ", ".join(f"st.{qi(c)}" if c in present else "NULL" for c in declared)
             sep = ", " if declared else ""
@@ -441,15 +496,15 @@ class _Lander:
             res.rows_footer = staged.rows_footer
             res.reason = " | ".join(notes) or None
             res.reason_code = "replaces" if old else ("extra_columns" if staged.extra_columns else None)
-            con.execute(
-                "DELETE FROM raw.files WHERE sha256 = ? AND path = ? AND status = 'rejected'",
-                [res.sha256, rel],
-            )
+            self._supersede_rejection(res, rel)
             self._insert_file(res, rel)
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
+            self._columns.pop(name, None)  # the DDL may have been rolled back too
             raise
+        self._columns[name] = columns
+        self.index.record(res, rel)
 
 
 def path_name(rel: str) -> str:

@@ -415,3 +415,22 @@ def test_row_numbers_with_many_quarantined_records_use_the_join_path(con, tmp_pa
     assert [r[0] for r in con.execute("SELECT row_number FROM raw.quarantine ORDER BY 1").fetchall()] == list(
         range(3, 301, 3)
     )
+
+
+def test_a_resend_back_to_the_first_version_lands_it_again(con, tmp_path, sources):
+    inbox = tmp_path / "inbox6"
+    (inbox / "his_a").mkdir(parents=True)
+    target = inbox / "his_a" / "visits_202406.csv"
+    v1 = "VisitNo,OrgCode,IdNo,Sex,VisitDate,DiagName\nV1,H01,1,M,2024/06/01 08:00,a\n"
+    v2 = v1 + "V2,H01,2,F,2024/06/02 08:00,b\n"
+    ids = []
+    for content in (v1, v2, v1):
+        target.write_text(content, encoding="utf-8")
+        [f] = land_inbox(con, inbox, sources, log=lambda _: None).files
+        ids.append((f.file_id, f.replaces_file_id, f.rows_landed))
+    (a, _, _), (b, _, _) = ids[0], ids[1]
+    assert ids == [(a, None, 1), (b, a, 2), (a, b, 1)]
+    assert con.execute('SELECT _file_id, "VisitNo" FROM raw.his_a__visits').fetchall() == [(a, "V1")]
+    assert con.execute("SELECT file_id, status FROM raw.files ORDER BY status, file_id").fetchall() == sorted(
+        [(a, "landed"), (a, "replaced"), (b, "replaced")], key=lambda r: (r[1], r[0])
+    )
