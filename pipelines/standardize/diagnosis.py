@@ -36,6 +36,7 @@ DEFAULT_REVIEWED_MAPPINGS = STANDARD_DIR / "mappings" / "reviewed_mappings.csv"
 FUZZY_THRESHOLD = 92.0  # rapidfuzz ratio (0-100) a fuzzy match must reach
 _CONNECTOR_RE = re.compile(r"(?:合并|伴有|伴|并发|并|及|和)")
 _DIGITS_RE = re.compile(r"\d+")
+_PLAIN_RE = re.compile(r"[\s\W_]+")
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,10 @@ class DiagnosisStandardizer:
         )
 
     # ------------------------------------------------------------------ codes
+    def _looks_like_code(self, value: str) -> bool:
+        """A code written in the text field (``I10xx05``, ``E11.900``, ``I10.x00x002``)."""
+        return self.pack.find_code(value) is not None or self.pack.code_system_of(value) != "unknown"
+
     def _from_code(self, code: str, text: str | None) -> Diagnosis | None:
         system = self.pack.code_system_of(code)
         found = self.pack.find_code(code)
@@ -301,41 +306,47 @@ class DiagnosisStandardizer:
                 return False
         return True
 
-    def _match_part(self, raw: str, source_text: str) -> Diagnosis | None:
-        """Place one diagnosis (a whole field or one part of it)."""
+    def _match_part(self, raw: str, source_text: str, guess: bool = True) -> list[Diagnosis]:
+        """Place one diagnosis text (a whole field or one part of it); [] when it cannot be placed.
+        ``guess=False``: rules only (reviewed, names, synonyms), no learned or fuzzy match."""
         normalized = normalize_text(raw)
         reviewed = self.reviewed.get((match_key(raw), ""))
         if reviewed:
-            return self._diagnosis(
-                reviewed.target_code, "manual", source_text, None, None, normalized, reviewed
-            )
+            return [
+                self._diagnosis(reviewed.target_code, "manual", source_text, None, None, normalized, reviewed)
+            ]
         core = self._risk_strip_re.sub("", normalized).strip() or normalized
         code = self.pack.find_name(core)
         method = None
         if code:
-            plain = re.sub(r"[\s\W_]+", "", raw.lower())
+            plain = _PLAIN_RE.sub("", raw.lower())
             method = (
                 "exact_name"
-                if plain == re.sub(r"[\s\W_]+", "", self.pack.names[code].lower())
+                if plain == _PLAIN_RE.sub("", self.pack.names[code].lower())
                 else "normalized_name"
             )
         else:
             expanded = self.pack.apply_synonyms(core)
             if expanded != core:
                 code = self.pack.find_name(expanded)
-                method = "synonym" if code else None
             if code is None:
                 code = self._graded_hypertension(expanded)
-                method = "synonym" if code else None
+            method = "synonym" if code else None
         if code is not None:
             code = self._refine_hypertension(code, normalized)
-            return self._diagnosis(code, method, source_text, None, None, normalized)
+            return [self._diagnosis(code, method, source_text, None, None, normalized)]
+        if not guess:
+            return []
         if self.learned is not None:
+            found = []
             for candidate in self.learned.candidates(core):
+                # every learned code must agree with the numbers/attributes of the text it came from
                 if self._consistent(candidate, core):
-                    return self._diagnosis(candidate, "learned", source_text, None, None, normalized)
-                break
-        return self._fuzzy(core, source_text, normalized)
+                    found.append(self._diagnosis(candidate, "learned", source_text, None, None, normalized))
+            if found:
+                return found
+        fuzzy = self._fuzzy(core, source_text, normalized)
+        return [fuzzy] if fuzzy else []
 
     def _graded_hypertension(self, expanded: str) -> str | None:
         grade = self.hypertension_grade_in(expanded)
@@ -367,21 +378,26 @@ class DiagnosisStandardizer:
         return self._diagnosis(code, "fuzzy", source_text, None, None, normalized)
 
     def _from_text(self, text: str) -> tuple[list[Diagnosis], list[str]]:
-        whole = self._match_part(text, text)
-        if whole is not None:
-            return [whole], []
+        """Whole field by rules; else each part by rules, then connector pieces by rules, then the
+        part by learned/fuzzy matching."""
+        parts = split_diagnoses(normalize_text(text))
+        whole = self._match_part(text, text, guess=False)
+        if whole:
+            return whole, []
         found: list[Diagnosis] = []
         unmapped: list[str] = []
-        for part in split_diagnoses(normalize_text(text)):
-            diag = self._match_part(part, part)
-            if diag is not None:
-                found.append(diag)
-                continue
-            pieces = [p for p in _CONNECTOR_RE.split(part) if p.strip()]
-            if len(pieces) > 1:
-                sub = [(p, self._match_part(p, p)) for p in pieces]
-                found.extend(d for _, d in sub if d is not None)
-                unmapped.extend(p for p, d in sub if d is None)
+        for part in parts:
+            diags = self._match_part(part, part, guess=False)
+            if not diags:
+                pieces = [p for p in _CONNECTOR_RE.split(part) if p.strip()]
+                if len(pieces) > 1:
+                    sub = [self._match_part(p, p, guess=False) for p in pieces]
+                    if all(sub):
+                        diags = [d for ds in sub for d in ds]
+            if not diags:
+                diags = self._match_part(part, part if len(parts) > 1 else text)
+            if diags:
+                found.extend(diags)
             else:
                 unmapped.append(part)
         return found, unmapped
@@ -390,6 +406,8 @@ class DiagnosisStandardizer:
         text_in = text.strip() if text else ""
         code_in = code.strip() if code else ""
         label = text if text is not None else (code or "")
+        if text_in and not code_in and self._looks_like_code(text_in):
+            text_in, code_in = "", text_in
         if code_in:
             reviewed = self.reviewed.get((match_key(text_in) if text_in else "", clean_code(code_in)))
             if reviewed:

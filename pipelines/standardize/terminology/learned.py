@@ -15,6 +15,7 @@ Only numpy/scipy: no model download, no extra dependency.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import re
@@ -48,6 +49,11 @@ FEATURES = [
     "in_pack",
     "n_parts",
     "knn_max_x_name",
+    "part_top1",
+    "part_margin",
+    "knn_rank1",
+    "knn_rank2",
+    "label_precision_x_share",
 ]
 
 
@@ -126,7 +132,16 @@ def _key(text: str, pack: TerminologyPack) -> str:
     return match_key(pack.apply_synonyms(normalize_text(text)))
 
 
-def _parts(text: str, pack: TerminologyPack) -> list[str]:
+def load_rewrites(pack: TerminologyPack) -> list[tuple[re.Pattern, str]]:
+    """Retrieval-only query rewrites (``query_rewrites.csv``): extra queries, the text is kept."""
+    path = pack.directory / pack.manifest.get("query_rewrites", "query_rewrites.csv")
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8", newline="") as fh:
+        return [(re.compile(r["pattern"]), r["replacement"]) for r in csv.DictReader(fh)]
+
+
+def _parts(text: str, pack: TerminologyPack, rewrites: Sequence[tuple[re.Pattern, str]] = ()) -> list[str]:
     parts = []
     for p in split_diagnoses(pack.apply_synonyms(normalize_text(text))):
         parts.append(p)
@@ -134,7 +149,14 @@ def _parts(text: str, pack: TerminologyPack) -> list[str]:
         if len(pieces) > 1:
             parts.extend(pieces)
     keys = [match_key(p) for p in parts]
-    return list(dict.fromkeys(k for k in keys if k))
+    extra = []
+    for k in keys:
+        rewritten = k
+        for pattern, repl in rewrites:
+            rewritten = pattern.sub(repl, rewritten)
+        if rewritten != k:
+            extra.append(rewritten)
+    return list(dict.fromkeys(k for k in keys + extra if k))
 
 
 def _top_k(sims: np.ndarray, k: int) -> np.ndarray:
@@ -151,7 +173,7 @@ class LearnedMatcher:
         pack: TerminologyPack,
         examples: Sequence[Example],
         weights: np.ndarray | None = None,
-        k_texts: int = 10,
+        k_texts: int = 15,
         k_names: int = 8,
     ):
         self.pack = pack
@@ -161,7 +183,7 @@ class LearnedMatcher:
         self.weights = weights
         # candidate names: every pack name + every training label (some CHIP labels are not in the pack)
         name_to_code: dict[str, str | None] = {}
-        for code, name in pack.names.items():
+        for name in pack.names.values():
             name_to_code.setdefault(name, None)
         for key_name in list(name_to_code):
             name_to_code[key_name] = pack.find_name(key_name)
@@ -184,6 +206,11 @@ class LearnedMatcher:
         self.label_hits: Counter = Counter()
         self.label_seen: Counter = Counter()
         self._example_labels = [set(ex.labels) for ex in self.examples]
+        self.rewrites = load_rewrites(pack)
+        # label precision: how often a label proposed as a candidate was a gold label (fitted in fit())
+        self.label_cand: Counter = Counter()
+        self.label_gold: Counter = Counter()
+        self._own_cands: list[set[str]] | None = None
 
     # ------------------------------------------------------------------ persistence
     @classmethod
@@ -197,16 +224,24 @@ class LearnedMatcher:
             raise ValueError(f"{model_path}: features {model['features']} != code {FEATURES}")
         matcher = cls(pack, load_examples(examples_path), weights=np.array(model["weights"]))
         matcher.production_threshold = float(model["production_threshold"])
+        matcher.label_cand = Counter(model.get("label_candidate_counts", {}))
+        matcher.label_gold = Counter(model.get("label_gold_counts", {}))
         return matcher
 
     def save(self, path: Path, **meta) -> None:
-        payload = {"features": FEATURES, "weights": [round(float(w), 6) for w in self.weights], **meta}
+        payload = {
+            "features": FEATURES,
+            "weights": [round(float(w), 6) for w in self.weights],
+            **meta,
+            "label_candidate_counts": dict(self.label_cand.most_common()),
+            "label_gold_counts": dict(self.label_gold.most_common()),
+        }
         Path(path).write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
     # ------------------------------------------------------------------ features
     def _features(self, text: str, exclude: int | None = None) -> tuple[list[str], np.ndarray]:
         key = _key(text, self.pack)
-        parts = _parts(text, self.pack) or [key]
+        parts = _parts(text, self.pack, self.rewrites) or [key]
         queries = [key] + [p for p in parts if p != key]
         q = self.tfidf.transform(queries)
         text_sims = (q @ self.text_matrix_t).toarray()
@@ -248,6 +283,18 @@ class LearnedMatcher:
         pos = np.array([self.name_pos[n] for n in names])
         cand_sims = name_sims[:, pos]  # queries x candidates
         n_parts = len(parts)
+        # is the candidate the best-matching candidate name of some query (whole text or one part)?
+        best_per_query = cand_sims.argmax(axis=1)
+        part_top1 = np.zeros(len(names))
+        part_margin = np.zeros(len(names))
+        for r, ci in enumerate(best_per_query):
+            if cand_sims[r, ci] <= 0:
+                continue
+            part_top1[ci] = 1.0
+            others = np.delete(cand_sims[r], ci)
+            margin = float(cand_sims[r, ci] - (others.max() if len(others) else 0.0))
+            part_margin[ci] = max(part_margin[ci], margin)
+        share_rank = {n: r for r, n in enumerate(sorted(knn_sum, key=lambda n: -knn_sum[n]))}
         rows = []
         key_chars = set(key)
         for ci, name in enumerate(names):
@@ -257,31 +304,53 @@ class LearnedMatcher:
                 freq -= 1
             sim_max = float(cand_sims[:, ci].max())
             kmax = knn_max.get(name, 0.0)
-            rows.append(
-                [
-                    1.0,
-                    kmax,
-                    knn_sum.get(name, 0.0) / total if total else 0.0,
-                    1.0 if name in top1_labels else 0.0,
-                    seg_knn.get(name, 0.0),
-                    sim_max,
-                    float(cand_sims[0, ci]),
-                    sim_max * sim_max,
-                    1.0 if nkey and nkey in key else 0.0,
-                    fuzz.partial_ratio(nkey, key) / 100.0 if nkey else 0.0,
-                    (sum(1 for ch in set(nkey) if ch in key_chars) / len(set(nkey))) if nkey else 0.0,
-                    math.log1p(max(freq, 0)),
-                    0.0,
-                    1.0 if self.name_code.get(name) else 0.0,
-                    min(n_parts, 6) / 6.0,
-                    kmax * sim_max,
-                ]
-            )
+            row = [
+                1.0,
+                kmax,
+                knn_sum.get(name, 0.0) / total if total else 0.0,
+                1.0 if name in top1_labels else 0.0,
+                seg_knn.get(name, 0.0),
+                sim_max,
+                float(cand_sims[0, ci]),
+                sim_max * sim_max,
+                1.0 if nkey and nkey in key else 0.0,
+                fuzz.partial_ratio(nkey, key) / 100.0 if nkey else 0.0,
+                (sum(1 for ch in set(nkey) if ch in key_chars) / len(set(nkey))) if nkey else 0.0,
+                math.log1p(max(freq, 0)),
+                self._label_precision(name, exclude),
+                1.0 if self.name_code.get(name) else 0.0,
+                min(n_parts, 6) / 6.0,
+                kmax * sim_max,
+                part_top1[ci],
+                part_margin[ci],
+                1.0 if share_rank.get(name, 99) == 0 else 0.0,
+                1.0 if share_rank.get(name, 99) == 1 else 0.0,
+                0.0,
+            ]
+            row[-1] = row[12] * row[2]  # label precision x knn share
+            rows.append(row)
         return names, np.array(rows)
+
+    def _label_precision(self, name: str, exclude: int | None) -> float:
+        cand = self.label_cand.get(name, 0)
+        gold = self.label_gold.get(name, 0)
+        if exclude is not None and self._own_cands is not None and name in self._own_cands[exclude]:
+            cand -= 1
+            gold -= 1 if name in self._example_labels[exclude] else 0
+        return (gold + 0.2) / (cand + 1.0)
 
     # ------------------------------------------------------------------ fitting
     def fit(self, l2: float = 1.0) -> np.ndarray:
         """Fit the logistic weights on the training examples (leave-one-out features)."""
+        self.label_cand.clear()
+        self.label_gold.clear()
+        own = []
+        for i, ex in enumerate(self.examples):
+            names, _ = self._features(ex.text, exclude=i)
+            own.append(set(names))
+            self.label_cand.update(names)
+            self.label_gold.update(set(names) & self._example_labels[i])
+        self._own_cands = own
         xs, ys = [], []
         for i, ex in enumerate(self.examples):
             names, feats = self._features(ex.text, exclude=i)
@@ -290,25 +359,52 @@ class LearnedMatcher:
             ys.append(np.array([1.0 if n in gold else 0.0 for n in names]))
         x = np.vstack(xs)
         y = np.concatenate(ys)
+        n_feat, hidden = x.shape[1], self.hidden
+        rng = np.random.default_rng(7)
+        w0 = np.concatenate(
+            [np.zeros(n_feat), rng.normal(0, 0.3, n_feat * hidden), rng.normal(0, 0.3, hidden)]
+        )
+        mask = np.ones_like(w0)
+        mask[0] = 0.0  # no penalty on the bias
 
         def loss(w):
-            z = x @ w
+            z, cache = self._forward(x, w)
             p = 1 / (1 + np.exp(-z))
             eps = 1e-9
-            value = -np.sum(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)) + l2 * np.sum(w[1:] ** 2)
-            grad = x.T @ (p - y) + 2 * l2 * np.concatenate([[0.0], w[1:]])
+            value = -np.sum(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)) + l2 * np.sum(
+                (w * mask) ** 2
+            )
+            d = p - y
+            h, w1, w2 = cache
+            g_lin = x.T @ d
+            g_w2 = h.T @ d
+            dh = np.outer(d, w2) * (1 - h * h)
+            g_w1 = x.T @ dh
+            grad = np.concatenate([g_lin, g_w1.ravel(), g_w2]) + 2 * l2 * w * mask
             return value, grad
 
-        res = optimize.minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B")
+        res = optimize.minimize(loss, w0, jac=True, method="L-BFGS-B", options={"maxiter": 400})
         self.weights = res.x
         return self.weights
+
+    hidden: int = 0  # 0 = plain logistic regression; an 8-unit layer scored no better on the held-back split
+
+    def _forward(self, x: np.ndarray, w: np.ndarray):
+        """Logit = linear part + a small tanh hidden layer (weights packed in one vector)."""
+        n_feat = x.shape[1]
+        hidden = (len(w) - n_feat) // (n_feat + 1)
+        w_lin = w[:n_feat]
+        w1 = w[n_feat : n_feat + n_feat * hidden].reshape(n_feat, hidden)
+        w2 = w[n_feat + n_feat * hidden :]
+        h = np.tanh(x @ w1)
+        return x @ w_lin + h @ w2, (h, w1, w2)
 
     def score(self, text: str, exclude: int | None = None) -> list[tuple[str, float]]:
         """Candidate names with probability, best first."""
         names, feats = self._features(text, exclude=exclude)
         if not names:
             return []
-        p = 1 / (1 + np.exp(-(feats @ self.weights)))
+        p = 1 / (1 + np.exp(-self._forward(feats, self.weights)[0]))
         order = np.argsort(-p)
         return [(names[i], float(p[i])) for i in order]
 
