@@ -22,7 +22,7 @@ SEVERITIES = ("blocking", "warning")
 STAGES = ("raw", "std")
 RELATIONS = ("raw_entity", "std_entity", "std_identity", "daily_volume", "std_diagnoses")
 RULES = ("present", "id_checksum", "id_sex_parity", "id_birth_date", "not_future", "ordered", "in_reference",
-         "mapped", "volume_band")  # fmt: skip
+         "mapped", "volume_band", "quarantined")  # fmt: skip
 
 
 class CatalogueError(ValueError):

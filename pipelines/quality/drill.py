@@ -31,6 +31,8 @@ def _masked_select(columns: list[str], available: set[str]) -> list[str]:
             name, expr = "institution_code", "_institution"
         elif col == "person_key":
             name, expr = "person_key", f"left(CAST(person_key AS VARCHAR), {PERSON_KEY_CHARS}) || '…'"
+        elif col == "_std_reasons":
+            name, expr = "quarantine_reasons", "array_to_string(_std_reasons, ',')"
         elif col == "birth_date":
             name, expr = "birth_month", "strftime(TRY_CAST(birth_date AS DATE), '%Y-%m')"
         elif col in PII_ELEMENTS:

@@ -96,6 +96,8 @@ def referenced_elements(check: CheckSpec) -> list[str]:
         return ["source_text", "source_code", "code"]
     if check.rule == "volume_band":
         return ["n_rows", "baseline", "baseline_weeks"]
+    if check.rule == "quarantined":
+        return ["_std_reasons"]
     return [check.element]
 
 
@@ -147,6 +149,7 @@ def raw_entity_relations(
     ent = cat.entities[suite.entity]
     out = []
     where = _landed_filter(con)
+    has_quarantine = table_exists(con, "std.quarantine")
     for sid, table in raw_tables(con, suite.entity, sources):
         cols = table_columns(con, table)
         mapping = _raw_element_columns(sources.get(sid), suite.entity, cols)
@@ -162,7 +165,18 @@ def raw_entity_relations(
         select += [
             f"{_text(col)} AS {q(el)}" for el, col in mapping.items() if el not in ("file_id", "row_number")
         ]
-        sql = f"SELECT {', '.join(select)} FROM {_qualified(table)}{where}"
+        if has_quarantine:
+            select.append("qr.reasons AS _std_reasons")
+            join = (
+                " r LEFT JOIN (SELECT CAST(file_id AS VARCHAR) AS q_file_id, CAST(row_number AS BIGINT) AS q_row, "
+                "list(DISTINCT reason_code ORDER BY reason_code) AS reasons FROM std.quarantine "
+                f"WHERE entity = {lit(suite.entity)} GROUP BY ALL) qr "
+                "ON qr.q_file_id = CAST(r._file_id AS VARCHAR) AND qr.q_row = CAST(r._row_number AS BIGINT)"
+            )
+        else:
+            select.append("CAST(NULL AS VARCHAR[]) AS _std_reasons")
+            join = ""
+        sql = f"SELECT {', '.join(select)} FROM {_qualified(table)}{join}{where}"
         out.append(
             Relation(
                 suite=suite,
@@ -379,6 +393,11 @@ def predicate(check: CheckSpec, as_of: str) -> tuple[str, str]:
             "coalesce(NULLIF(trim(CAST(source_text AS VARCHAR)), ''), NULLIF(trim(CAST(source_code AS VARCHAR)), '')) IS NOT NULL",
             "NULLIF(trim(CAST(code AS VARCHAR)), '') IS NULL",
         )
+    if r == "quarantined":
+        codes = p.get("reason_codes", "any")
+        if codes == "any":
+            return "TRUE", "coalesce(len(_std_reasons), 0) > 0"
+        return "TRUE", f"coalesce(list_has_any(_std_reasons, [{', '.join(lit(c) for c in codes)}]), false)"
     if r == "volume_band":
         low, high = float(p.get("low", 0.5)), float(p.get("high", 2.0))
         return (

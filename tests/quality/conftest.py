@@ -19,3 +19,17 @@ def bad_warehouse(tmp_path):
     build_base(con)
     yield con
     con.close()
+
+
+@pytest.fixture(scope="session")
+def bad_run(tmp_path_factory):
+    """The known-bad warehouse after one quality run (run id ``r1``): for read-only assertions."""
+    from tests_quality_helpers import AS_OF, SOURCES
+
+    from pipelines.quality import run_quality
+
+    con = duckdb.connect(str(tmp_path_factory.mktemp("bad_run") / "warehouse.duckdb"))
+    build_base(con)
+    report = run_quality(con, "r1", as_of=AS_OF, sources=SOURCES, log=lambda _m: None)
+    yield con, report
+    con.close()

@@ -173,6 +173,18 @@ def build_base(con: duckdb.DuckDBPyConnection) -> None:
         {"birth_date": "DATE", "request_datetime": "TIMESTAMP", "accept_datetime": "TIMESTAMP",
          "return_datetime": "TIMESTAMP", "arrival_datetime": "TIMESTAMP", "row_number": "BIGINT"},
     )  # fmt: skip
+    # standardization quarantined his_t row 3 (bad check character) and canon row 2 (17 characters)
+    _table(
+        con,
+        "std.quarantine",
+        pd.DataFrame(
+            {"file_id": ["F1", "F2"], "source_id": ["his_t", "canon"], "entity": ["visits", "visits"],
+             "row_number": [3, 2], "stage": ["standardize"] * 2, "element": ["patient_id_number"] * 2,
+             "raw_value": ["(masked)"] * 2, "reason_code": ["ID_BAD_CHECKSUM", "ID_BAD_LENGTH"],
+             "reason": ["check digit", "length"], "raw_record": [None, None]}
+        ),
+        {"row_number": "BIGINT"},
+    )  # fmt: skip
     _table(
         con,
         "std.value_outcomes",
