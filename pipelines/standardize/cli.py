@@ -115,6 +115,9 @@ def register(subparsers) -> None:
     run.add_argument("--data-dir", default=None, help="data directory (default: ./data or $RW_DATA_DIR)")
     run.add_argument("--sources-dir", default=None, help="source registry folder (default: sources/)")
     run.add_argument("--entity", action="append", help="only this entity (repeatable)")
+    run.add_argument(
+        "--no-diagnosis", action="store_true", help="skip diagnosis mapping (columns stay empty)"
+    )
     run.set_defaults(handler=_run)
 
     render = group.add_parser("render", help="write standard/STANDARD.md and standard/canonical/*.csv")
