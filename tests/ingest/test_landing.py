@@ -434,3 +434,54 @@ def test_a_resend_back_to_the_first_version_lands_it_again(con, tmp_path, source
     assert con.execute("SELECT file_id, status FROM raw.files ORDER BY status, file_id").fetchall() == sorted(
         [(a, "landed"), (a, "replaced"), (b, "replaced")], key=lambda r: (r[1], r[0])
     )
+
+
+def test_the_onboarding_example_of_the_docs_lands(con, tmp_path, sources_dir):
+    # docs/ingestion.md: GBK csv, a title line above the header, a 合计 line at the bottom
+    (sources_dir / "cd_chc.yaml").write_text(
+        """source_id: cd_chc
+name: 城东社区卫生服务中心 (GBK, 中文表头, 标题行 + 合计行)
+version: 1
+institutions: [C07]
+format: csv
+encoding: gbk
+delimiter: ","
+header_row: 2
+footer_regex: "^(合计|总计)"
+files:
+  - entity: visits
+    pattern: "visits_*.csv"
+    required_columns: [门诊号, 身份证号, 就诊时间]
+    columns:
+      门诊号: {element: visit_id}
+      身份证号: {element: patient_id_number}
+      性别: {element: sex_code, value_map: {男: "1", 女: "2"}}
+      就诊时间: {element: visit_datetime, date_formats: ["%Y年%m月%d日 %H时%M分"]}
+""",
+        encoding="utf-8",
+    )
+    inbox = tmp_path / "inbox7"
+    (inbox / "cd_chc").mkdir(parents=True)
+    text = (
+        "城东社区卫生服务中心2025年3月门诊日志\r\n"
+        "门诊号,身份证号,性别,就诊时间\r\n"
+        "M1,360426199101010071,男,2025年03月01日 08时15分\r\n"
+        "M2,120103198806018241,女,2025年03月02日 09时00分\r\n"
+        "合计,2\r\n"
+    )
+    (inbox / "cd_chc" / "visits_202503.csv").write_bytes(text.encode("gbk"))
+    [f] = land_inbox(con, inbox, load_sources(sources_dir), log=lambda _: None).files
+    assert (f.status, f.period, f.rows_read, f.rows_landed, f.rows_quarantined, f.rows_footer) == (
+        "landed",
+        "202503",
+        2,
+        2,
+        0,
+        1,
+    )
+    assert con.execute(
+        'SELECT "门诊号", "性别", "就诊时间", _row_number FROM raw.cd_chc__visits ORDER BY 4'
+    ).fetchall() == [
+        ("M1", "男", "2025年03月01日 08时15分", 1),
+        ("M2", "女", "2025年03月02日 09时00分", 2),
+    ]
