@@ -68,7 +68,8 @@ def snapshot_target() -> str:
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _connect(target: str) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(target, read_only=True)
+    # No replacement scans: a missing table must be an error, never a Python variable of that name.
+    return duckdb.connect(target, read_only=True, config={"python_enable_replacements": False})
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=512, show_spinner=False)

@@ -18,13 +18,13 @@ from pathlib import Path
 
 APP = Path(__file__).resolve().with_name("app.py")
 PAGES = {
-    "总览": "pages/overview.py",
-    "转诊流向": "pages/referrals.py",
-    "机构与区县": "pages/institutions.py",
-    "慢病管理": "pages/chronic.py",
-    "号源下沉": "pages/slots.py",
-    "数据质量": "pages/quality.py",
-    "数据接入": "pages/ingestion.py",
+    "总览": "views/overview.py",
+    "转诊流向": "views/referrals.py",
+    "机构与区县": "views/institutions.py",
+    "慢病管理": "views/chronic.py",
+    "号源下沉": "views/slots.py",
+    "数据质量": "views/quality.py",
+    "数据接入": "views/ingestion.py",
 }
 
 

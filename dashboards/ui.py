@@ -212,7 +212,7 @@ def indicator_cards(cards: pd.DataFrame, key: str, per_row: int = 4) -> None:
                 shown = privacy.value_is_shown(
                     row["value"], row["unit"], row["numerator"], row["denominator"]
                 )
-                status = "" if met is None or not shown else (" · ✅ 达标" if met else " · ⚠️ 未达标")
+                status = "" if met is None or not shown else (" · :green[达标]" if met else " · :red[未达标]")
                 st.caption(target_text(row["target"], direction, row["unit"]) + status)
                 definition_popover(row, key=f"{key}_def_{row['indicator_id']}")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -16,17 +15,7 @@ for p in (str(DASHBOARDS), str(HERE)):  # the app's own modules (data, privacy, 
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from fixture_warehouse import build_fixture_warehouse  # noqa: E402
-
-
-def publish(published_dir: Path, snapshot: Path) -> Path:
-    """Swap ``current.duckdb`` to ``snapshot`` atomically, as the pipeline's publish step does."""
-    published_dir.mkdir(parents=True, exist_ok=True)
-    tmp = published_dir / ".current.tmp"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(snapshot)
-    os.replace(tmp, published_dir / "current.duckdb")
-    return published_dir / "current.duckdb"
+from fixture_warehouse import build_fixture_warehouse, publish  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +41,7 @@ def open_page(published):
     def _open(page: str | None = None):
         at = AppTest.from_file(str(APP), default_timeout=30).run()
         if page:
-            at.switch_page(f"pages/{page}.py").run()
+            at.switch_page(f"views/{page}.py").run()
         assert not at.exception, [e.message for e in at.exception]
         return at
 

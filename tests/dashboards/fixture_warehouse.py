@@ -16,6 +16,7 @@ Hand-checked facts (period 2025-06 unless noted):
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -500,6 +501,17 @@ def build_fixture_warehouse(path: str | Path) -> Path:
     finally:
         con.close()
     return path
+
+
+def publish(published_dir: str | Path, snapshot: str | Path) -> Path:
+    """Swap ``published_dir/current.duckdb`` to ``snapshot`` atomically, as the pipeline's publish does."""
+    published_dir = Path(published_dir)
+    published_dir.mkdir(parents=True, exist_ok=True)
+    tmp = published_dir / ".current.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(Path(snapshot).resolve())
+    os.replace(tmp, published_dir / "current.duckdb")
+    return published_dir / "current.duckdb"
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use: python tests/dashboards/fixture_warehouse.py OUT

@@ -62,8 +62,8 @@ def test_overview_default_is_city_latest_month_with_targets_and_definitions(open
     assert m["上转退回率"] == ("33.3%", "+8.3 个百分点")  # 14/42 vs 10/40
     assert m["号源下沉预留比例"] == ("21.6%", "")  # 345/1600, no 2025-05 value
     captions = [c.value for c in at.caption]
-    assert "目标 ≥ 65% · ⚠️ 未达标" in captions
-    assert "目标 ≥ 90% · ✅ 达标" in captions  # 1620/1800 = 90.0%
+    assert "目标 ≥ 65% · :red[未达标]" in captions
+    assert "目标 ≥ 90% · :green[达标]" in captions  # 1620/1800 = 90.0%
     # indicator definitions one click away: a popover per card with the registry text
     popovers = at.get("popover")
     assert len(popovers) == 9
@@ -230,7 +230,7 @@ def test_slots_reserved_share_and_use(open_page):
     pools = frame_with(at, "预约人次", "到诊", "爽约")
     assert pools.values.tolist()[0] == ["市第一人民医院", "19", "14", "<5", "<5", "73.7%"]
     assert row(pools, 机构="东湖县人民医院")["到诊率"] == "（例数<5）"
-    assert "目标 ≥ 20% · ✅ 达标" in [c.value for c in at.caption]
+    assert "目标 ≥ 20% · :green[达标]" in [c.value for c in at.caption]
 
 
 # --------------------------------------------------------------------------- 数据质量

@@ -39,7 +39,7 @@ fresh = data.freshness(as_of)
 if not ui.is_missing(fresh, "新鲜度"):
     fresh["days_since_received"] = fresh["days_since_received"].round(1)
     fresh["freshness_text"] = [
-        "🟢 正常" if d <= 7 else ("🟡 偏旧" if d <= 35 else "🔴 过期") for d in fresh["days_since_received"]
+        "正常" if d <= 7 else ("偏旧" if d <= 35 else "过期") for d in fresh["days_since_received"]
     ]
     st.caption(
         f"以数据发布时间 {as_of:%Y-%m-%d %H:%M} 为基准；超过 7 天未收到新文件为偏旧，超过 35 天为过期。"

@@ -68,19 +68,24 @@ if not ui.is_missing(flows, "级别间流向"):
         from_level=flows["from_level_code"].map(lambda c: level_names.get(str(c), c)),
         to_level=flows["to_level_code"].map(lambda c: level_names.get(str(c), c)),
     )
+    # One matrix for both directions: a (from level, to level) cell is either up or down.
     chart_df = ui.count_chart_frame(flows, "n")
+    order = list(level_names.values())
     base = alt.Chart(chart_df).encode(
-        x=alt.X("to_level:N", title="转入级别", sort=list(level_names.values())),
-        y=alt.Y("from_level:N", title="转出级别", sort=list(level_names.values())),
+        x=alt.X("to_level:N", title="转入级别", sort=order, axis=alt.Axis(labelAngle=0, orient="top")),
+        y=alt.Y("from_level:N", title="转出级别", sort=order),
     )
     heat = base.mark_rect().encode(
         color=alt.Color("n:Q", title="人次", scale=alt.Scale(scheme="blues")),
-        tooltip=["direction_name", "label"],
+        tooltip=[
+            alt.Tooltip("direction_name:N", title="方向"),
+            alt.Tooltip("from_level:N", title="转出"),
+            alt.Tooltip("to_level:N", title="转入"),
+            alt.Tooltip("label:N", title="人次"),
+        ],
     )
-    text = base.mark_text(fontSize=14).encode(text="label:N")
-    st.altair_chart(
-        alt.layer(heat, text).facet(column=alt.Column("direction_name:N", title="")), width="content"
-    )
+    text = base.mark_text(fontSize=15).encode(text="label:N")
+    st.altair_chart(alt.layer(heat, text).properties(width=420, height=240), width="content")
     ui.show_table(
         flows[["direction_name", "from_level", "to_level", "n"]],
         key="rf_levels",
