@@ -33,6 +33,7 @@ from pipelines.generate.exports import (
     export_table,
     jsonl_bytes,
     materialize,
+    strftime,
     truth_table,
     write_xlsx,
 )
@@ -396,7 +397,7 @@ def _write_persons(run: Run, path: Path) -> None:
         "patient_id_number": r["id_number_pa"],
         "patient_name": r["name_pa"],
         "sex_code": pa.array(r["sex"].astype(str), pa.string()),
-        "birth_date": pc.strftime(r["birth_pa"], format="%Y-%m-%d"),
+        "birth_date": strftime(r["birth_pa"], "%Y-%m-%d"),
         "phone": r["phone_pa"],
         "residence_county_code": pa.array(counties[r["county"]], pa.string()),
         "home_institution_code": pa.array(codes[r["home_small"]], pa.string()),

@@ -217,9 +217,44 @@ def materialize(entity: str, ev: dict, ctx) -> pa.Table:
 
 
 # ----------------------------------------------------------------------------- truth
+_TOKEN_SLICES = {"Y": (0, 4), "m": (5, 7), "d": (8, 10), "H": (11, 13), "M": (14, 16), "S": (17, 19)}
+
+
+def strftime(arr: pa.Array, fmt: str) -> pa.Array:
+    """``pc.strftime`` for the directives %Y %m %d %H %M %S only, ~8x faster: slices of Arrow's
+    own ISO cast (``YYYY-MM-DD HH:MM:SS``) joined with the literal text. Nulls stay null."""
+    base = pc.cast(arr, pa.string())
+    if fmt == "%Y-%m-%d %H:%M:%S":
+        return base
+    pieces: list = []
+    i = 0
+    lit = ""
+    while i < len(fmt):
+        if fmt[i] == "%" and i + 1 < len(fmt):
+            tok = fmt[i + 1]
+            if tok not in _TOKEN_SLICES:
+                return pc.strftime(arr, format=fmt)
+            if lit:
+                pieces.append(lit)
+                lit = ""
+            a, b = _TOKEN_SLICES[tok]
+            pieces.append(pc.utf8_slice_codeunits(base, a, b))
+            i += 2
+        else:
+            lit += fmt[i]
+            i += 1
+    if lit:
+        pieces.append(lit)
+    if len(pieces) == 1 and not isinstance(pieces[0], str):
+        return pieces[0]
+    if all(isinstance(p, str) for p in pieces):
+        return pc.if_else(base.is_valid(), pa.scalar("".join(pieces)), pa.scalar(None, pa.string()))
+    return pc.binary_join_element_wise(*pieces, "")
+
+
 def iso(arr: pa.Array, element: str) -> pa.Array:
     fmt = "%Y-%m-%d" if element in DATE_ELEMENTS else "%Y-%m-%d %H:%M:%S"
-    return pc.strftime(arr, format=fmt)
+    return strftime(arr, fmt)
 
 
 def truth_table(entity: str, clean: pa.Table, dx: DxTable, multi: np.ndarray) -> pa.Table:
@@ -257,13 +292,13 @@ class DirtResult:
 
 def _format_dates(a: pa.Array, formats: list[str], rng: np.random.Generator) -> pa.Array:
     if len(formats) == 1:
-        return pc.strftime(a, format=formats[0])
+        return strftime(a, formats[0])
     pick = rng.integers(0, len(formats), len(a))
-    out = pc.strftime(a, format=formats[0])
+    out = strftime(a, formats[0])
     for i, f in enumerate(formats[1:], start=1):
         m = pick == i
         if m.any():
-            out = pc.if_else(pa.array(m), pc.strftime(a, format=f), out)
+            out = pc.if_else(pa.array(m), strftime(a, f), out)
     return out
 
 
@@ -316,9 +351,9 @@ def apply_dirt(
     labels = np.full(n, "", dtype=object)
 
     def mark(kind: str, mask: np.ndarray, eligible: np.ndarray) -> None:
-        nonlocal labels
         stats[kind] = [int(eligible.sum()), int(mask.sum())]
-        labels = np.where(mask, labels + kind + ";", labels)
+        if mask.any():
+            labels[mask] = labels[mask] + (kind + ";")
 
     def draw(kind: str, eligible: np.ndarray) -> np.ndarray:
         m = (rng.random(n) < rate.get(kind, 0.0)) & eligible
@@ -517,8 +552,12 @@ def write_xlsx(path: Path, tbl: pa.Table, title: str, footer_fee_col: str | None
     ws.merge_range(0, 0, 0, max(ncol - 1, 1), title)
     ws.write_row(1, 0, tbl.column_names)
     cols = [c.to_pylist() for c in tbl.columns]
+    write = ws.write_string
     for i in range(tbl.num_rows):
-        ws.write_row(i + 2, 0, ["" if col[i] is None else col[i] for col in cols])
+        for j, col in enumerate(cols):
+            v = col[i]
+            if v is not None and v != "":
+                write(i + 2, j, v)
     total = ["合计", f"{tbl.num_rows}条"]
     if footer_fee_col and footer_fee_col in tbl.column_names:
         j = tbl.column_names.index(footer_fee_col)

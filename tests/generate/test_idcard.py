@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pipelines.generate import idcard
+from pipelines.generate.exports import strftime
 
 
 def test_known_ids_from_domain_primer():
@@ -35,3 +40,29 @@ def test_wrong_check_char_is_always_invalid(first17, shift):
 @given(st.text(max_size=20))
 def test_is_valid_never_raises(s):
     assert idcard.is_valid(s) in (True, False)
+
+
+@given(
+    st.lists(
+        st.one_of(st.none(), st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2099, 12, 31))),
+        min_size=1,
+        max_size=30,
+    ),
+    st.sampled_from(
+        [
+            "%Y-%m-%d %H:%M:%S",
+            "%Y年%m月%d日 %H:%M:%S",
+            "%Y/%m/%d %H:%M:%S",
+            "%Y%m%d%H%M%S",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%d",
+            "%Y年%m月%d日",
+            "%Y/%m/%d",
+            "%Y%m%d",
+        ]
+    ),
+)
+def test_fast_strftime_equals_arrow_strftime(values, fmt):
+    arr = pa.array([v.replace(microsecond=0) if v else None for v in values], pa.timestamp("s"))
+    assert strftime(arr, fmt).to_pylist() == pc.strftime(arr, format=fmt).to_pylist()
+    assert strftime(arr, fmt).to_pylist() == [v.strftime(fmt) if v else None for v in arr.to_pylist()]
