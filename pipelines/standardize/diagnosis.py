@@ -174,6 +174,7 @@ class DiagnosisStandardizer:
         self._copd_grade_res = [re.compile(p) for p in copd["grade_patterns"]]
         self._copd_severity_re = re.compile(copd["severity_pattern"])
         self._copd_severity = {k: int(v) for k, v in copd["severity_words"].items()}
+        self._copd_strip_re = re.compile(copd["strip_pattern"])
         self._chronic = set(attrs["chronic_categories"])
         self._fuzzy_keys = list(pack.name_index.keys())
         self._cache: dict[tuple[str | None, str | None], DiagnosisResult] = {}
@@ -315,7 +316,7 @@ class DiagnosisStandardizer:
             return [
                 self._diagnosis(reviewed.target_code, "manual", source_text, None, None, normalized, reviewed)
             ]
-        core = self._risk_strip_re.sub("", normalized).strip() or normalized
+        core = self._copd_strip_re.sub("", self._risk_strip_re.sub("", normalized)).strip() or normalized
         code = self.pack.find_name(core)
         method = None
         if code:
