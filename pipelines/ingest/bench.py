@@ -52,6 +52,7 @@ SOURCE = {
 
 def write_export(path: Path, rows: int, bad_every: int) -> None:
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     con.execute(
         f"""COPY (
             SELECT 'V' || lpad(i::VARCHAR, 9, '0') AS "就诊流水号",
@@ -99,30 +100,53 @@ def run(rows: int, bad_every: int, workdir: Path, repeat: int = 3) -> dict:
     gb_inbox.mkdir(parents=True)
     to_gb18030(utf8, gb_inbox / "visits_202401.csv")
 
+    def fresh(name: str) -> duckdb.DuckDBPyConnection:
+        db = workdir / f"{name}.duckdb"
+        db.unlink(missing_ok=True)
+        con = duckdb.connect(str(db))
+        con.execute("SET enable_progress_bar = false")
+        return con
+
     def limit() -> None:
-        with duckdb.connect(str(workdir / "limit.duckdb")) as con:
+        with fresh("limit") as con:
             con.execute(
                 f"CREATE TABLE t AS SELECT * FROM read_csv('{utf8}', all_varchar=true, ignore_errors=true)"
             )
 
-    results: dict = {"rows": rows, "bytes_utf8": utf8.stat().st_size}
-    results["limit_s"] = timed(limit)
+    results: dict = {
+        "rows": rows,
+        "bytes_utf8": utf8.stat().st_size,
+        "repeat": repeat,
+        "times": "best of repeat",
+    }
+    results["limit_s"] = min(timed(limit) for _ in range(repeat))
     for label, inbox, enc in (
         ("land_utf8", workdir / "inbox", "utf-8"),
         ("land_gb18030", workdir / "inbox_gb", "gb18030"),
     ):
         sources = {"bench": parse_source({**SOURCE, "encoding": enc})}
-        with duckdb.connect(str(workdir / f"{label}.duckdb")) as con:
-            t0 = time.perf_counter()
-            report = land_inbox(con, inbox, sources, log=lambda _: None)
-            results[f"{label}_s"] = time.perf_counter() - t0
-            [f] = report.files
-            results[f"{label}_rows"] = {
-                "read": f.rows_read,
-                "landed": f.rows_landed,
-                "quarantined": f.rows_quarantined,
-            }
-        results[f"{label}_ratio"] = results[f"{label}_s"] / results["limit_s"]
+        best = None
+        for _ in range(repeat):
+            with fresh(label) as con:
+                t0 = time.perf_counter()
+                report = land_inbox(con, inbox, sources, log=lambda _: None)
+                took = time.perf_counter() - t0
+                # record i (0-based) of the export sits after i // bad_every malformed rows
+                shift = f'substr("就诊流水号", 2)::BIGINT // {bad_every}' if bad_every else "0"
+                misnumbered = con.execute(
+                    'SELECT count(*) FROM raw."bench__visits" '
+                    f'WHERE _row_number <> substr("就诊流水号", 2)::BIGINT + 1 + {shift}'
+                ).fetchone()[0]
+            best = took if best is None else min(best, took)
+        [f] = report.files
+        results[f"{label}_rows"] = {
+            "read": f.rows_read,
+            "landed": f.rows_landed,
+            "quarantined": f.rows_quarantined,
+            "misnumbered": misnumbered,
+        }
+        results[f"{label}_s"] = best
+        results[f"{label}_ratio"] = best / results["limit_s"]
     return results
 
 
