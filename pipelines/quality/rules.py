@@ -239,10 +239,15 @@ def std_relations(
         union = "SELECT CAST(NULL AS VARCHAR) AS file_id, CAST(NULL AS BIGINT) AS row_number, CAST(NULL AS VARCHAR) AS patient_id_number WHERE false"
         notes = ("no raw table with a mapped patient_id_number: identity checks have no applicable rows",)
     exclude = " EXCLUDE (patient_id_number)" if "patient_id_number" in cols else ""
+    on = (
+        "CAST(r.file_id AS VARCHAR) = CAST(s.file_id AS VARCHAR) "
+        "AND CAST(r.row_number AS BIGINT) = CAST(s.row_number AS BIGINT)"
+        if "file_id" in cols and "row_number" in cols
+        else "false"
+    )
     sql = (
-        f"SELECT s.*{exclude}, r.patient_id_number, {src} AS _source_id, {inst} AS _institution, {order} AS _order "
-        f"FROM {_qualified(table)} s LEFT JOIN ({union}) r "
-        f"ON CAST(r.file_id AS VARCHAR) = CAST(s.file_id AS VARCHAR) AND CAST(r.row_number AS BIGINT) = CAST(s.row_number AS BIGINT)"
+        f"SELECT s.*{exclude}, r.patient_id_number, {src} AS _source_id, {inst} AS _institution, "
+        f"{order} AS _order FROM {_qualified(table)} s LEFT JOIN ({union}) r ON {on}"
     )
     return [Relation(suite, table, sql, context, notes=notes)]
 
@@ -354,8 +359,12 @@ def id_valid_sql(col: str = "_id") -> str:
     )
 
 
-def predicate(check: CheckSpec, as_of: str) -> tuple[str, str]:
-    """(applies, violates) SQL expressions over a relation row with the derived columns."""
+def predicate(check: CheckSpec, as_of: str, missing_tables: frozenset[str] = frozenset()) -> tuple[str, str]:
+    """(applies, violates) SQL expressions over a relation row with the derived columns.
+
+    A reference table in ``missing_tables`` (e.g. the institution registry not loaded) knows no
+    code, so every applicable row violates.
+    """
     r, p = check.rule, check.params
     if r == "present":
         return "TRUE", f"{_text(check.element)} IS NULL"
@@ -383,6 +392,8 @@ def predicate(check: CheckSpec, as_of: str) -> tuple[str, str]:
         return applies, violates
     if r == "in_reference":
         ref, col = p.get("reference", "ref.institutions"), p.get("reference_column", "institution_code")
+        if ref in missing_tables:
+            return f"{_text(check.element)} IS NOT NULL", "TRUE"
         return (
             f"{_text(check.element)} IS NOT NULL",
             f"{_text(check.element)} NOT IN (SELECT DISTINCT trim(CAST({q(col)} AS VARCHAR)) FROM {_qualified(ref)} "
@@ -415,11 +426,18 @@ def frame_sql(
     needed = [el for c in checks for el in referenced_elements(c)]
     missing = [el for el in dict.fromkeys(needed) if el not in have]
     fill = "".join(f", CAST(NULL AS VARCHAR) AS {q(el)}" for el in missing)
+    missing_refs = frozenset(
+        ref
+        for c in checks
+        if c.rule == "in_reference"
+        for ref in [c.params.get("reference", "ref.institutions")]
+        if not table_exists(con, ref)
+    )
     derived = derived_columns(checks, cat)
     derived_sql = "".join(f", {d}" for d in derived)
     flags = []
     for c in checks:
-        applies, violates = predicate(c, as_of)
+        applies, violates = predicate(c, as_of, missing_refs)
         flags.append(
             f"CASE WHEN coalesce(({applies}), false) THEN NOT coalesce(({violates}), false) END AS {q(c.flag_column)}"
         )
