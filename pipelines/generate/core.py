@@ -181,9 +181,9 @@ class Run:
                 file_dirt.append("truncated")
             path.write_bytes(data)
         elif fmt == "xlsx":
-            inst_names = self.ctx.region.institutions.set_index("institution_code").institution_name
-            title = f"{source_id} {entity} {wkey} 明细表（{len(set(dr.columns.get('institution_code', pa.array([])).to_pylist()))}家机构）"
-            del inst_names
+            v = self.ctx.vocab
+            period = f"{wkey[:4]}年{wkey[4:6]}月" + (f"{wkey[6:]}日" if len(wkey) == 8 else "")
+            title = f"{v['city']['name']}{v['xlsx_titles'][entity]}（{period}）"
             fee_col = next((s for s, e, _f, _v in layout.columns if e == "total_fee"), None)
             write_xlsx(path, tbl, title, fee_col)
             file_dirt += ["title_row", "totals_row"]

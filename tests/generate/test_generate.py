@@ -195,6 +195,14 @@ def _within(applied: int, eligible: int, rate: float) -> bool:
     return abs(applied - eligible * rate) <= 4 * sd + 2
 
 
+def test_dirt_rates_in_the_small_run(small):
+    _, m = small
+    assert m["params"]["dirt"]["id_check_digit"] == 0.01  # the unmultiplied defaults
+    for kind, d in m["dirt"].items():
+        assert d["eligible"] > 300 and d["applied"] > 0, kind
+        assert _within(d["applied"], d["eligible"], d["rate"]), (kind, d)
+
+
 def test_every_dirt_kind_at_its_configured_rate(tiny):
     out, m = tiny
     assert set(m["dirt"]) == set(m["params"]["dirt"])

@@ -59,7 +59,7 @@ def test_file_headers_match_the_yaml(tiny):
         assert next(csv.reader(fh)) == ENTITIES["visits"]["columns"]
     wb = openpyxl.load_workbook(out / "inbox/his_c/visits_202501.xlsx", read_only=True)
     rows = list(wb.active.iter_rows(values_only=True))
-    assert rows[0][0].startswith("his_c visits 202501")  # title row
+    assert rows[0][0] == "青澜市基层医疗卫生机构就诊明细表（2025年01月）"  # title row
     assert list(rows[1]) == [c.source_column for c in sources["his_c"].files[0].columns]
     assert rows[-1][0] == "合计" and rows[-1][1] == f"{len(rows) - 3}条"
     line = (
