@@ -561,6 +561,11 @@ def land_inbox(
             try:
                 res = lander.land(path, source_id)
             except Exception as exc:  # an unexpected failure on one file must not stop the run
+                if not path.is_file():  # moved away while we read it: the next run sees it where it is
+                    log(
+                        f"skipped {path.relative_to(inbox).as_posix()}: gone while landing ({type(exc).__name__})"
+                    )
+                    continue
                 fp = fingerprint(path)
                 res = FileResult(
                     file_id=fp.file_id,

@@ -485,3 +485,21 @@ files:
         ("M1", "男", "2025年03月01日 08时15分", 1),
         ("M2", "女", "2025年03月02日 09时00分", 2),
     ]
+
+
+def test_a_file_that_vanishes_while_landing_is_skipped_and_the_run_goes_on(con, tmp_path, sources):
+    inbox = tmp_path / "inbox8"
+    (inbox / "his_a").mkdir(parents=True)
+    (inbox / "his_a" / "visits_202401.csv").write_text("VisitNo,IdNo\nV1,1\n", encoding="utf-8")
+    (inbox / "his_a" / "visits_202402.csv").write_text("VisitNo,IdNo\nV2,2\n", encoding="utf-8")
+    logged: list[str] = []
+
+    def log(line: str) -> None:  # the first file is moved away by its sender right after it landed
+        logged.append(line)
+        gone = inbox / "his_a" / "visits_202402.csv"
+        if line.startswith("landed his_a/visits_202401.csv") and gone.exists():
+            gone.rename(tmp_path / "moved.csv")
+
+    report = land_inbox(con, inbox, sources, log=log)
+    assert [(f.path.name, f.status) for f in report.files] == [("visits_202401.csv", "landed")]
+    assert logged[1] == "skipped his_a/visits_202402.csv: gone while landing (FileNotFoundError)"
