@@ -159,20 +159,27 @@ def topic_indicators(topic: str) -> pd.DataFrame | Missing:
 # --------------------------------------------------------------------------- indicator values
 
 
+def _iv() -> str:
+    """``marts.indicator_values`` without breakdown rows (e.g. 退回原因构成 per reason): totals only."""
+    if "breakdown" in _columns("marts.indicator_values"):
+        return "(select * from marts.indicator_values where breakdown is null)"
+    return "marts.indicator_values"
+
+
 def indicator_periods() -> list[str]:
-    df = query("select distinct period from marts.indicator_values order by period desc")
+    df = query(f"select distinct period from {_iv()} order by period desc")
     return [] if isinstance(df, Missing) else list(df["period"])
 
 
 def geo_options(geo_level: str) -> pd.DataFrame | Missing:
     return query(
-        "select distinct geo_id, geo_name from marts.indicator_values where geo_level = ? order by geo_id",
+        f"select distinct geo_id, geo_name from {_iv()} where geo_level = ? order by geo_id",
         (geo_level,),
     )
 
 
 def geo_levels() -> list[str]:
-    df = query("select distinct geo_level from marts.indicator_values")
+    df = query(f"select distinct geo_level from {_iv()}")
     if isinstance(df, Missing):
         return []
     order = list(labels()["geo_levels"])
@@ -190,7 +197,7 @@ def indicator_cards(geo_level: str, geo_id: str, period: str, indicator_ids: tup
     return query(
         f"""
         with reg as (select *, row_number() over () as seq from marts.indicator_registry),
-        v as (select * from marts.indicator_values where geo_level = ? and geo_id = ?),
+        v as (select * from {_iv()} where geo_level = ? and geo_id = ?),
         cur as (select * from v where period = ?),
         prev as (
             select * from v
@@ -217,7 +224,7 @@ def indicator_series(indicator_id: str, geo_level: str, geo_ids: tuple[str, ...]
     return query(
         f"""
         select period, geo_id, geo_name, value, numerator, denominator
-        from marts.indicator_values
+        from {_iv()}
         where indicator_id = ? and geo_level = ? and geo_id in ({", ".join("?" * len(geo_ids))})
         order by period, geo_id
         """,
@@ -237,7 +244,7 @@ def indicator_slice(geo_level: str, period: str | None = None, geo_ids: tuple[st
         f"""
         select v.indicator_id, r.name_zh, r.unit, r.target, r.direction, v.period, v.geo_id, v.geo_name,
                v.value, v.numerator, v.denominator
-        from marts.indicator_values v join marts.indicator_registry r using (indicator_id)
+        from {_iv()} v join marts.indicator_registry r using (indicator_id)
         {w.sql}
         order by v.indicator_id, v.period, v.geo_id
         """,
@@ -446,6 +453,27 @@ def undertreated_periods() -> list[str]:
     return [] if isinstance(df, Missing) else list(df["period"])
 
 
+def slot_pools(period=None) -> pd.DataFrame | Missing:
+    """Per hospital: outpatient slots, the share reserved for primary care, and how the reserve was used."""
+    w = _Where()
+    if period:
+        w.add("p.period = ?", period)
+    return query(
+        f"""
+        select coalesce(d.institution_name, p.institution_code) as institution_name,
+               sum(p.total_slots)::bigint as total_slots, sum(p.reserved_slots)::bigint as reserved_slots,
+               sum(p.bookings)::bigint as bookings,
+               sum(p.bookings - p.bookings_cancelled)::bigint as bookings_used,
+               sum(p.bookings_attended)::bigint as bookings_attended
+        from marts.fct_slot_pools p
+        left join marts.dim_institutions d using (institution_code)
+        {w.sql}
+        group by 1 order by reserved_slots desc, 1
+        """,
+        tuple(w.params),
+    )
+
+
 def slot_bookings(period=None, by: str = "pool_institution_code") -> pd.DataFrame | Missing:
     """Bookings of reserved slots per pool-owning hospital or per booking primary institution."""
     if by not in ("pool_institution_code", "booking_institution_code"):
@@ -472,57 +500,103 @@ def slot_bookings(period=None, by: str = "pool_institution_code") -> pd.DataFram
 # --------------------------------------------------------------------------- data quality
 
 
-def scorecards() -> pd.DataFrame | Missing:
+SCORECARD_GRAINS = ("source_element", "source", "element", "institution")
+
+
+def _latest_run(table: str) -> str:
+    return f"run_id = (select run_id from {table} order by run_at desc, run_id desc limit 1)"
+
+
+def scorecards(grain: str = "source_element") -> pd.DataFrame | Missing:
+    """Latest run's scorecards at one grain: conformance before vs after standardization (in %)."""
     cols = _columns("quality.scorecards")
-    if "run_id" in cols:
-        return query(
-            "select * exclude (run_id) from quality.scorecards "
-            "where run_id = (select max(run_id) from quality.scorecards) order by all"
-        )
-    return query("select * from quality.scorecards order by all")
+    if not cols:
+        return Missing("quality.scorecards")
+    if not {"grain", "conformance_before", "conformance_after"} <= cols:  # an older/other shape: show as is
+        return query("select * from quality.scorecards order by all")
+    return query(
+        f"""
+        select source_id, institution_code, entity, element, values_total,
+               round(100 * conformance_before, 1) as valid_before_pct,
+               round(100 * conformance_after, 1) as valid_after_pct,
+               round(100 * (conformance_after - conformance_before), 1) as improvement_pct,
+               checks_evaluated, checks_failed, blocking_failed,
+               round(100 * check_pass_rate, 2) as check_pass_pct
+        from quality.scorecards
+        where grain = ? and {_latest_run("quality.scorecards")}
+        order by source_id nulls first, institution_code nulls first, entity nulls first, element nulls first
+        """,
+        (grain,),
+    )
+
+
+def _overall_rows() -> str:
+    """quality.check_results has per-source rows plus one ``ALL`` row per check: use the ALL rows."""
+    return "(source_id = 'ALL' or not exists (select 1 from quality.check_results where source_id = 'ALL'))"
 
 
 def check_runs() -> pd.DataFrame | Missing:
     return query(
-        """
-        select run_id, min(run_at) as run_at, count(*) as n_checks,
-               count(*) filter (where status = 'fail') as n_failed,
-               count(*) filter (where status = 'fail' and severity = 'blocking') as n_blocking_failed,
-               sum(violating_rows)::bigint as violating_rows
-        from quality.check_results group by run_id order by run_at
+        f"""
+        select run_id, max(run_at) as run_at,
+               count(distinct check_id) filter (where status <> 'skipped') as n_checks,
+               count(distinct check_id) filter (where status = 'fail') as n_failed,
+               count(distinct check_id) filter (where status = 'fail' and severity = 'blocking') as n_blocking_failed,
+               coalesce(sum(violating_rows), 0)::bigint as violating_rows
+        from quality.check_results
+        where {_overall_rows()}
+        group by run_id order by max(run_at), run_id
         """
     )
 
 
 def check_results_latest() -> pd.DataFrame | Missing:
     return query(
-        """
+        f"""
         select check_id, category, severity, source_id, entity, element, violating_rows, denominator,
                rate, threshold, status, reason
         from quality.check_results
-        where run_id = (select run_id from quality.check_results order by run_at desc limit 1)
+        where {_latest_run("quality.check_results")} and {_overall_rows()}
         order by status, check_id
         """
     )
 
 
 def check_changes() -> pd.DataFrame | Missing:
+    """Per check (and source): this run's status vs the previous run's, with the change in violating rows."""
     cols = _columns("quality.check_changes")
     if not cols:
         return Missing("quality.check_changes")
-    delta = (
-        "violating_rows - previous_violating_rows as delta"
-        if {"violating_rows", "previous_violating_rows"} <= cols
-        else "null as delta"
+    if "violating_rows_delta" in cols:
+        delta = "violating_rows_delta as delta"
+    elif {"violating_rows", "previous_violating_rows"} <= cols:
+        delta = "violating_rows - coalesce(previous_violating_rows, 0) as delta"
+    else:
+        delta = "null as delta"
+    wanted = [
+        "check_id", "source_id", "category", "severity", "previous_run_id", "run_id", "previous_status",
+        "status", "change", "previous_violating_rows", "violating_rows",
+    ]  # fmt: skip
+    select = ", ".join(c for c in wanted if c in cols)
+    order = (
+        "case change when 'new' then 0 when 'still_failing' then 1 when 'resolved' then 2 else 3 end, "
+        if ("change" in cols)
+        else ""
     )
-    run_filter = "where run_id = (select max(run_id) from quality.check_changes)" if "run_id" in cols else ""
-    return query(f"select *, {delta} from quality.check_changes {run_filter} order by check_id")
+    source_first = "source_id <> 'ALL', " if "source_id" in cols else ""
+    return query(
+        f"select {select}, {delta} from quality.check_changes order by {order}{source_first}check_id"
+    )
 
 
 def mart_fitness() -> pd.DataFrame | Missing:
     cols = _columns("quality.mart_fitness")
-    run_filter = "where run_id = (select max(run_id) from quality.mart_fitness)" if "run_id" in cols else ""
-    return query(f"select * from quality.mart_fitness {run_filter} order by all")
+    if not cols:
+        return Missing("quality.mart_fitness")
+    wanted = ["mart", "verdict", "blocking_failed", "warnings_failed", "failing_checks", "reason"]
+    select = ", ".join(c for c in wanted if c in cols) or "*"
+    run_filter = f"where {_latest_run('quality.mart_fitness')}" if {"run_id", "run_at"} <= cols else ""
+    return query(f"select {select} from quality.mart_fitness {run_filter} order by mart")
 
 
 def quarantine_summary() -> pd.DataFrame | Missing:

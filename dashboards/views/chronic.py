@@ -40,7 +40,7 @@ county = ui.county_filter("ch_county_filter")
 by_inst = data.undertreated_by_institution(u_period, county)
 if not ui.is_missing(by_inst, "该转未转病例（marts.fct_undertreated_cases）"):
     st.caption(
-        f"统计期 {u_period}：就诊记录显示符合上转指征（如血压≥180/110 mmHg），但 30 天内无上转记录的患者。"
+        f"统计期 {u_period}：基层就诊记录符合上转指征（如血压≥180/110 mmHg），但其后没有上转记录的就诊人次（口径见 docs/indicators.md）。"
     )
     ui.show_table(
         by_inst,

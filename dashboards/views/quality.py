@@ -17,23 +17,25 @@ L = data.labels()
 tab_score, tab_hist, tab_quar, tab_unmapped = st.tabs(["质量评分卡", "检查历史", "隔离区", "未映射术语"])
 
 with tab_score:
-    cards = data.scorecards()
+    grains = data.labels()["scorecard_grain"]
+    grain = st.radio("评分维度", list(grains), format_func=grains.get, horizontal=True, key="dq_grain")
+    cards = data.scorecards(grain)
     if not ui.is_missing(cards, "质量评分卡（quality.scorecards）"):
+        cards = cards.dropna(axis="columns", how="all")
         if {"valid_before_pct", "valid_after_pct"} <= set(cards.columns):
-            cards["improvement_pct"] = (cards["valid_after_pct"] - cards["valid_before_pct"]).round(1)
-            long = cards.melt(
-                id_vars=["source_id", "element"],
+            ids = [c for c in ("source_id", "institution_code", "element") if c in cards.columns]
+            long = cards.assign(item=cards[ids].astype(str).agg(" · ".join, axis=1)).melt(
+                id_vars=["item"],
                 value_vars=["valid_before_pct", "valid_after_pct"],
                 var_name="stage",
                 value_name="pct",
             )
             long["stage"] = long["stage"].map({"valid_before_pct": "标准化前", "valid_after_pct": "标准化后"})
-            long["item"] = long["source_id"] + " · " + long["element"]
             st.altair_chart(
                 alt.Chart(long)
                 .mark_bar()
                 .encode(
-                    y=alt.Y("item:N", title=""),
+                    y=alt.Y("item:N", title="", sort=None, axis=alt.Axis(labelLimit=260)),
                     x=alt.X("pct:Q", title="合格率（%）", scale=alt.Scale(domain=[0, 100])),
                     color=alt.Color("stage:N", title="", sort=["标准化前", "标准化后"]),
                     yOffset=alt.YOffset("stage:N", sort=["标准化前", "标准化后"]),
@@ -41,12 +43,12 @@ with tab_score:
                 ),
                 width="stretch",
             )
-        ui.show_table(cards, key="dq_score", title="质量评分卡")
+        ui.show_table(cards, key="dq_score", title=f"质量评分卡_{grains[grain]}")
     fitness = data.mart_fitness()
     if not ui.is_missing(fitness, "数据集市适用性（quality.mart_fitness）"):
         if "verdict" in fitness.columns:
             fitness["verdict"] = fitness["verdict"].map(lambda v: data.label("fitness_verdict", v))
-        ui.show_table(fitness.drop(columns=["run_id"], errors="ignore"), key="dq_fit", title="数据集市适用性")
+        ui.show_table(fitness, key="dq_fit", title="数据集市适用性")
 
 with tab_hist:
     runs = data.check_runs()
@@ -63,10 +65,14 @@ with tab_hist:
                         delta=f"{int(last['violating_rows'] - prev['violating_rows']):+,}", delta_color="inverse")  # fmt: skip
     changes = data.check_changes()
     if not ui.is_missing(changes, "检查变化（quality.check_changes）"):
+        if "source_id" in changes.columns:
+            changes["source_id"] = changes["source_id"].replace({"ALL": "全部"})
         for col, group in (
             ("change", "check_change"),
             ("status", "check_status"),
             ("previous_status", "check_status"),
+            ("category", "check_category"),
+            ("severity", "severity"),
         ):
             if col in changes.columns:
                 changes[col] = changes[col].map(lambda v, g=group: data.label(g, v))
@@ -76,6 +82,7 @@ with tab_hist:
     latest = data.check_results_latest()
     if not ui.is_missing(latest, "本批次检查明细"):
         latest = latest.assign(
+            source_id=latest["source_id"].replace({"ALL": "全部"}),
             category=latest["category"].map(lambda v: data.label("check_category", v)),
             severity=latest["severity"].map(lambda v: data.label("severity", v)),
             status=latest["status"].map(lambda v: data.label("check_status", v)),

@@ -33,6 +33,28 @@ if not ui.is_missing(topic, "号源指标") and period:
                 people_cols=["numerator", "denominator"],
             )
 
+st.subheader("各医院号源池")
+pools = data.slot_pools(period)
+if not ui.is_missing(pools, "号源池（marts.fct_slot_pools）"):
+    pools["reserved_share"] = [
+        f"{100.0 * r / t:.1f}%" if t else "—"
+        for r, t in zip(pools["reserved_slots"], pools["total_slots"], strict=True)
+    ]
+    pools["reserved_use_rate"] = [
+        privacy.format_value(100.0 * a / r if r else None, "%", a, r)
+        for a, r in zip(pools["bookings_used"], pools["reserved_slots"], strict=True)
+    ]
+    st.caption(
+        "使用率 = 基层预约人次（到诊或爽约，不含取消）/ 预留号源数。号源数是号位而非人数，按实际值显示；"
+        "预约与到诊是人次，少于 5 显示为 `<5`。"
+    )
+    ui.show_table(
+        pools,
+        key="sl_pools",
+        title=f"各医院号源池_{period}",
+        people_cols=["bookings", "bookings_used", "bookings_attended"],
+    )
+
 st.subheader("预留号源预约情况")
 for by, title in (("pool_institution_code", "按号源医院"), ("booking_institution_code", "按预约的基层机构")):
     bookings = data.slot_bookings(period, by=by)

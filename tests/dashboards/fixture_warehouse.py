@@ -81,6 +81,16 @@ REGISTRY = [
         "lower_better",
     ),
     (
+        "up_return_reason_share",
+        "上转退回原因构成",
+        "各退回原因占全部被退回上转的比例（按原因分解）。",
+        "该原因退回的上转人次",
+        "被退回的上转人次",
+        "%",
+        None,
+        None,
+    ),
+    (
         "htn_standard_mgmt_rate",
         "高血压规范管理率",
         "按规范进行随访管理的高血压患者占已管理高血压患者的比例。",
@@ -122,8 +132,11 @@ REGISTRY = [
     ),
 ]
 
-# indicator_id, period, geo_level, geo_id, geo_name, numerator, denominator (None = a count)
+# indicator_id, period, geo_level, geo_id, geo_name, numerator, denominator (None = a count)[, breakdown]
 VALUES = [
+    # breakdown rows (the reason mix): never shown as a card or in a total table
+    ("up_return_reason_share", "2025-06", "region", "city", "全市", 8, 14, "01"),
+    ("up_return_reason_share", "2025-06", "region", "city", "全市", 6, 14, "02"),
     ("primary_care_visit_share", "2025-06", "region", "city", "全市", 1100, 1800),
     ("primary_care_visit_share", "2025-05", "region", "city", "全市", 1050, 1800),
     ("primary_care_visit_share", "2025-06", "county", COUNTY_EAST, "东湖县", 612, 1000),
@@ -168,9 +181,10 @@ VALUES = [
     ("slot_reserved_share", "2025-06", "region", "city", "全市", 345, 1600),
     ("slot_reserved_share", "2025-06", "institution", "H3001", "市第一人民医院", 250, 1000),
     ("slot_reserved_share", "2025-06", "institution", "H2001", "东湖县人民医院", 95, 600),
-    ("slot_reserved_use_rate", "2025-06", "region", "city", "全市", 257, 345),
-    ("slot_reserved_use_rate", "2025-06", "institution", "H3001", "市第一人民医院", 200, 250),
-    ("slot_reserved_use_rate", "2025-06", "institution", "H2001", "东湖县人民医院", 57, 95),
+    # bookings not cancelled / reserved slots, as fct_slot_pools below: 16/250, 4/95, 20/345
+    ("slot_reserved_use_rate", "2025-06", "region", "city", "全市", 20, 345),
+    ("slot_reserved_use_rate", "2025-06", "institution", "H3001", "市第一人民医院", 16, 250),
+    ("slot_reserved_use_rate", "2025-06", "institution", "H2001", "东湖县人民医院", 4, 95),
 ]
 
 # Referral groups: (period, from, to, direction, n, outcome, reason, hours_to_accept, hours_to_arrival,
@@ -222,6 +236,8 @@ def _institution_frame() -> pd.DataFrame:
         "alliance_name",
     ]
     df = pd.DataFrame(INSTITUTIONS, columns=cols)
+    df["alliance_type"] = df["alliance_name"].map(lambda n: "医共体" if n.endswith("医共体") else "医联体")
+    df["is_alliance_lead"] = df["institution_code"].isin(["H3001", "H2002"])
     df["is_primary_care"] = df["level_code"] == "1"
     return df
 
@@ -235,13 +251,17 @@ def _registry_frame() -> pd.DataFrame:
                 "name_zh": name,
                 "name_en": ind_id.replace("_", " "),
                 "definition_zh": definition,
+                "definition_en": "",
                 "numerator_zh": num,
                 "denominator_zh": den or None,
                 "unit": unit,
-                "grains": "region,county,alliance,institution,level",
+                "aggregation": "count" if unit == "人次" else "ratio_pct",
+                "grains": "month×region|county|alliance|institution|level",
+                "attribution": "",
                 "target": target,
                 "direction": direction,
                 "source": "测试口径",
+                "version": 1,
             }
         )
     return pd.DataFrame(rows)
@@ -249,10 +269,13 @@ def _registry_frame() -> pd.DataFrame:
 
 def _values_frame() -> pd.DataFrame:
     rows = []
-    for ind_id, period, level, geo_id, geo_name, num, den in VALUES:
+    for ind_id, period, level, geo_id, geo_name, num, den, *breakdown in VALUES:
         value = float(num) if den is None else 100.0 * num / den
-        rows.append((ind_id, period, level, geo_id, geo_name, float(num), den and float(den), value))
-    cols = ["indicator_id", "period", "geo_level", "geo_id", "geo_name", "numerator", "denominator", "value"]
+        bd = breakdown[0] if breakdown else None
+        key = f"{ind_id}|{period}|{level}|{geo_id}|{bd or ''}"
+        rows.append((key, ind_id, period, level, geo_id, geo_name, bd, float(num), den and float(den), value))
+    cols = ["value_key", "indicator_id", "period", "geo_level", "geo_id", "geo_name", "breakdown", "numerator",
+            "denominator", "value"]  # fmt: skip
     df = pd.DataFrame(rows, columns=cols)
     df["denominator"] = df["denominator"].astype("float64")
     return df
@@ -273,6 +296,7 @@ def _referrals_frame() -> pd.DataFrame:
             rows.append(
                 {
                     "referral_id": f"R{seq:04d}",
+                    "referral_origin": "platform",
                     "person_key": f"pk{seq:04d}",
                     "direction": direction,
                     "setting": "outpatient" if direction == "up" else "inpatient",
@@ -282,12 +306,15 @@ def _referrals_frame() -> pd.DataFrame:
                     "to_level_code": INST[dst][2],
                     "from_county_code": INST[src][5],
                     "to_county_code": INST[dst][5],
+                    "from_alliance_id": INST[src][7],
+                    "to_alliance_id": INST[dst][7],
                     "same_alliance": INST[src][7] == INST[dst][7],
                     "green_channel": False,
                     "requested_at": requested,
                     "accepted_at": accepted,
                     "returned_at": returned,
                     "arrived_at": arrived,
+                    "status_code": {"arrived": "4", "returned": "3", "accepted": "2"}[outcome],
                     "final_status": outcome,
                     "return_reason_code": reason,
                     "return_reason_name": RETURN_REASONS.get(reason) if reason else None,
@@ -319,13 +346,18 @@ def _undertreated_frame() -> pd.DataFrame:
             seq += 1
             rows.append(
                 {
-                    "case_id": f"U{seq:04d}",
-                    "person_key": f"upk{seq:04d}",
-                    "institution_code": inst,
+                    "visit_key": f"UVK{seq:04d}",
                     "visit_id": f"UV{seq:04d}",
-                    "visit_date": pd.Timestamp(f"{period}-10"),
-                    "condition": condition,  # (dashboard-assumed) hypertension | diabetes
-                    "criterion_zh": criterion,  # (dashboard-assumed) which up-referral criterion was met
+                    "institution_code": inst,
+                    "person_key": f"upk{seq:04d}",
+                    "visit_at": pd.Timestamp(f"{period}-10 10:00"),
+                    "criterion_id": f"{condition}_referral",
+                    "criterion_zh": criterion,
+                    "condition": condition,
+                    "criteria_count": 1,
+                    "level_code": INST[inst][2],
+                    "county_code": INST[inst][5],
+                    "alliance_id": INST[inst][7],
                     "period": period,
                 }
             )
@@ -342,22 +374,55 @@ def _bookings_frame() -> pd.DataFrame:
                 {
                     "booking_id": f"B{seq:04d}",
                     "pool_id": f"POOL-{pool_inst}-{period}",
-                    "pool_institution_code": pool_inst,  # (dashboard-assumed)
+                    "institution_code": pool_inst,
+                    "pool_institution_code": pool_inst,
                     "department_name": "心内科",
                     "clinic_date": pd.Timestamp(f"{period}-15"),
                     "booking_institution_code": booking_inst,
+                    "booked_at": pd.Timestamp(f"{period}-01 08:00"),
                     "booking_status_code": status,
+                    "booking_status": {"1": "attended", "2": "no_show", "3": "cancelled"}[status],
                     "period": period,
                 }
             )
     return pd.DataFrame(rows)
 
 
+# (period, institution, total slots, reserved slots, bookings, attended, no-show, cancelled) = BOOKINGS summed
+POOLS = [("2025-06", "H3001", 1000, 250, 19, 14, 2, 3), ("2025-06", "H2001", 600, 95, 4, 4, 0, 0)]
+
+
+def _pools_frame() -> pd.DataFrame:
+    rows = [
+        {
+            "pool_id": f"POOL-{inst}-{period}",
+            "institution_code": inst,
+            "level_code": INST[inst][2],
+            "county_code": INST[inst][5],
+            "alliance_id": INST[inst][7],
+            "is_alliance_lead": inst == "H3001",
+            "department_name": "心内科",
+            "clinic_date": pd.Timestamp(f"{period}-15"),
+            "released_at": pd.Timestamp(f"{period}-01 08:00"),
+            "total_slots": total,
+            "reserved_slots": reserved,
+            "bookings": bookings,
+            "bookings_attended": attended,
+            "bookings_no_show": no_show,
+            "bookings_cancelled": cancelled,
+            "period": period,
+        }
+        for period, inst, total, reserved, bookings, attended, no_show, cancelled in POOLS
+    ]
+    return pd.DataFrame(rows)
+
+
 def _quality_frames() -> dict[str, pd.DataFrame]:
+    """Shapes of pipelines/quality/persistence.py: per-source rows plus one ``ALL`` row per check."""
     r1, r2 = "run-20250701", "run-20250702"
     t1, t2 = datetime(2025, 7, 1, 2, 0), datetime(2025, 7, 2, 2, 0)
     checks = [
-        # check_id, suite, category, source, entity, element, viol1, viol2, denominator, threshold, severity
+        # check_id, suite, category, source, entity, element, viol run 1, viol run 2, denominator, threshold, severity
         ("visits_id_valid", "std_visits", "conformance", "his_a", "visits", "patient_id_number", 120, 30, 10000,
          0.005, "blocking"),
         ("referrals_accept_after_request", "std_referrals", "plausibility", "his_a", "referrals", "accept_datetime",
@@ -366,59 +431,78 @@ def _quality_frames() -> dict[str, pd.DataFrame]:
          800, 0.02, "warning"),
     ]  # fmt: skip
     results = []
-    for run_id, run_at, idx in ((r1, t1, 6), (r2, t2, 7)):
+    for run_id, run_at, k in ((r1, t1, 0), (r2, t2, 1)):
         for cid, suite, cat, src, ent, el, v1, v2, den, thr, sev in checks:
-            viol = (v1, v2)[idx - 6]
+            viol = (v1, v2)[k]
             rate = viol / den
-            results.append(
-                (run_id, run_at, cid, suite, cat, src, ent, el, viol, den, rate, thr, sev,
-                 "pass" if rate <= thr else "fail", "阈值见 checks.yaml")
-            )  # fmt: skip
+            status = "pass" if rate <= thr else "fail"
+            for source in (src, "ALL"):
+                results.append(
+                    (run_id, run_at, "all", cid, suite, f"std.{ent}", cat, source, ent, el, viol, den, rate, thr,
+                     sev, status, "阈值见 checks.yaml", f"{el} 检查", den, viol, status == "pass")
+                )  # fmt: skip
     res_cols = [
-        "run_id", "run_at", "check_id", "suite", "category", "source_id", "entity", "element",
-        "violating_rows", "denominator", "rate", "threshold", "severity", "status", "reason",
+        "run_id", "run_at", "stage", "check_id", "suite", "table_name", "category", "source_id", "entity",
+        "element", "violating_rows", "denominator", "rate", "threshold", "severity", "status", "reason",
+        "description", "gx_evaluated_rows", "gx_unexpected_rows", "gx_success",
     ]  # fmt: skip
     check_results = pd.DataFrame(results, columns=res_cols)
-    changes = pd.DataFrame(
-        [
-            ("visits_id_valid", r2, r1, "pass", "fail", "resolved", 30, 120),
-            ("referrals_accept_after_request", r2, r1, "fail", "pass", "new", 7, 0),
-            ("visits_diagnosis_not_null", r2, r1, "fail", "fail", "still_failing", 45, 50),
-        ],
-        columns=[
-            "check_id", "run_id", "previous_run_id", "status", "previous_status", "change",
-            "violating_rows", "previous_violating_rows",
-        ],
-    )  # fmt: skip
-    scorecards = pd.DataFrame(
-        [
-            # (dashboard-assumed) per source and element: share valid as received vs after standardization
-            (r2, "his_a", "visits", "sex_code", 1000, 82.0, 99.5),
-            (r2, "his_a", "visits", "visit_datetime", 1000, 90.0, 99.9),
-            (r2, "his_b", "visits", "visit_datetime", 800, 65.0, 98.0),
-            (r2, "his_b", "visits", "diagnosis_code", 800, 40.0, 94.4),
-        ],
-        columns=[
-            "run_id",
-            "source_id",
-            "entity",
-            "element",
-            "n_values",
-            "valid_before_pct",
-            "valid_after_pct",
-        ],
-    )
+    changes = []
+    for cid, _suite, cat, src, _ent, el, v1, v2, den, thr, sev in checks:
+        s1, s2 = ("pass" if v / den <= thr else "fail" for v in (v1, v2))
+        change = {
+            ("fail", "pass"): "new",
+            ("fail", "fail"): "still_failing",
+            ("pass", "fail"): "resolved",
+        }.get((s2, s1), "still_passing")
+        for source in ("ALL", src):
+            changes.append(
+                (r2, r1, cid, source, cat, el, sev, s2, s1, change, v2, v1, v2 - v1, den, v2 / den, v1 / den, thr,
+                 f"{el} 检查", "阈值见 checks.yaml")
+            )  # fmt: skip
+    change_cols = [
+        "run_id", "previous_run_id", "check_id", "source_id", "category", "element", "severity", "status",
+        "previous_status", "change", "violating_rows", "previous_violating_rows", "violating_rows_delta",
+        "denominator", "rate", "previous_rate", "threshold", "description", "reason",
+    ]  # fmt: skip
+    score_rows = []
+    for run_id, run_at, factor in ((r1, t1, 0.9), (r2, t2, 1.0)):
+        for grain, src, inst, el, total, before, after in [
+            ("source_element", "his_a", None, "sex_code", 1000, 820, 995),
+            ("source_element", "his_a", None, "visit_datetime", 1000, 900, 999),
+            ("source_element", "his_b", None, "diagnosis_code", 800, 320, 755),
+            ("source_element", "his_b", None, "visit_datetime", 800, 520, 784),
+            ("source", "his_a", None, None, 2000, 1720, 1994),
+            ("source", "his_b", None, None, 1600, 840, 1539),
+            ("institution", "his_a", "P1001", None, 900, 801, 899),
+        ]:
+            after = round(
+                after * factor
+            )  # run 1 standardized worse: the scorecards of the latest run are shown
+            score_rows.append(
+                (run_id, run_at, grain, src, inst, "visits", el, total, before, after, before / total, after / total,
+                 3, 1, 0, total, 10, 1 - 10 / total)
+            )  # fmt: skip
+    score_cols = [
+        "run_id", "run_at", "grain", "source_id", "institution_code", "entity", "element", "values_total",
+        "values_valid_as_received", "values_valid_after", "conformance_before", "conformance_after",
+        "checks_evaluated", "checks_failed", "blocking_failed", "check_rows_evaluated", "check_rows_violating",
+        "check_pass_rate",
+    ]  # fmt: skip
     fitness = pd.DataFrame(
         [
-            (r2, "fct_referrals", "fit", 0, "全部阻断性检查通过"),
-            (r2, "fct_visits", "fit_with_warnings", 1, "诊断编码缺失率 5.6% 超过警告阈值 2%"),
+            (r2, t2, "fct_referrals", "referrals", "fit", "可用", 0, 0, "", "全部检查通过"),
+            (r2, t2, "fct_visits", "visits", "fit_with_warnings", "可用（有警告）", 0, 1,
+             "visits_diagnosis_not_null", "诊断编码缺失率 5.6% 超过警告阈值 2%"),
+            (r1, t1, "fct_visits", "visits", "unfit", "不可用", 1, 1, "visits_id_valid", "上一批次"),
         ],
-        columns=["run_id", "mart", "verdict", "failing_warnings", "reason"],
-    )
+        columns=["run_id", "run_at", "mart", "input_entities", "verdict", "verdict_zh", "blocking_failed",
+                 "warnings_failed", "failing_checks", "reason"],
+    )  # fmt: skip
     return {
         "check_results": check_results,
-        "check_changes": changes,
-        "scorecards": scorecards,
+        "check_changes": pd.DataFrame(changes, columns=change_cols),
+        "scorecards": pd.DataFrame(score_rows, columns=score_cols),
         "mart_fitness": fitness,
     }
 
@@ -484,6 +568,7 @@ def build_fixture_warehouse(path: str | Path) -> Path:
         "marts.fct_referrals": _referrals_frame(),
         "marts.fct_undertreated_cases": _undertreated_frame(),
         "marts.fct_slot_bookings": _bookings_frame(),
+        "marts.fct_slot_pools": _pools_frame(),
         "meta.publish_info": pd.DataFrame(
             [("run-20250702", PUBLISHED_AT, "0.1.0")], columns=["run_id", "published_at", "warehouse_version"]
         ),

@@ -61,6 +61,7 @@ def test_overview_default_is_city_latest_month_with_targets_and_definitions(open
     assert m["下转人次"] == ("25", "+5")
     assert m["上转退回率"] == ("33.3%", "+8.3 个百分点")  # 14/42 vs 10/40
     assert m["号源下沉预留比例"] == ("21.6%", "")  # 345/1600, no 2025-05 value
+    assert len(m) == 9 and "上转退回原因构成" not in m  # breakdown rows (per reason) are not totals
     captions = [c.value for c in at.caption]
     assert "目标 ≥ 65% · :red[未达标]" in captions
     assert "目标 ≥ 90% · :green[达标]" in captions  # 1620/1800 = 90.0%
@@ -205,14 +206,14 @@ def test_chronic_indicators_and_undertreated_cases(open_page):
     }
     counties = frame_with(at, "指标", "名称", "指标值")
     assert row(counties, 指标="糖尿病规范管理率", 名称="西山县")["指标值"] == "36.0%"
-    cases = frame_with(at, "该转未转人数", "其中高血压")
-    assert cases[["机构", "该转未转人数", "其中高血压", "其中糖尿病"]].values.tolist() == [
+    cases = frame_with(at, "该转未转人次", "其中高血压")
+    assert cases[["机构", "该转未转人次", "其中高血压", "其中糖尿病"]].values.tolist() == [
         ["东湖镇卫生院", "9", "7", "<5"],
         ["西山镇卫生院", "5", "5", "<5"],
         ["东湖社区卫生服务中心", "<5", "<5", "<5"],
     ]
     at.sidebar.selectbox(key="ch_county_filter").set_value("130101").run()
-    cases = frame_with(at, "该转未转人数", "其中高血压")
+    cases = frame_with(at, "该转未转人次", "其中高血压")
     assert list(cases["机构"]) == ["东湖镇卫生院", "东湖社区卫生服务中心"]
     at.sidebar.selectbox(key="ch_level").set_value("county").run()
     at.sidebar.selectbox(key="ch_geo").set_value("130102").run()
@@ -224,12 +225,20 @@ def test_chronic_indicators_and_undertreated_cases(open_page):
 
 def test_slots_reserved_share_and_use(open_page):
     at = open_page("slots")
-    assert metrics(at) == {"号源下沉预留比例": ("21.6%", ""), "下沉号源使用率": ("74.5%", "")}
+    assert metrics(at) == {
+        "号源下沉预留比例": ("21.6%", ""),
+        "下沉号源使用率": ("5.8%", ""),
+    }  # 345/1600, 20/345
     per_hospital = frame_with(at, "指标", "名称", "指标值")
     assert row(per_hospital, 指标="号源下沉预留比例", 名称="东湖县人民医院")["指标值"] == "15.8%"  # 95/600
-    pools = frame_with(at, "预约人次", "到诊", "爽约")
-    assert pools.values.tolist()[0] == ["市第一人民医院", "19", "14", "<5", "<5", "73.7%"]
-    assert row(pools, 机构="东湖县人民医院")["到诊率"] == "（例数<5）"
+    pools = frame_with(at, "门诊号源总数", "预留基层号源", "预留号源使用率")
+    assert pools.values.tolist() == [
+        ["市第一人民医院", 1000, 250, "19", "16", "14", "25.0%", "6.4%"],  # (14 attended + 2 no-show) / 250
+        ["东湖县人民医院", 600, 95, "<5", "<5", "<5", "15.8%", "（例数<5）"],
+    ]
+    by_hospital = frame_with(at, "预约人次", "到诊", "爽约")
+    assert by_hospital.values.tolist()[0] == ["市第一人民医院", "19", "14", "<5", "<5", "73.7%"]
+    assert row(by_hospital, 机构="东湖县人民医院")["到诊率"] == "（例数<5）"
     assert "目标 ≥ 20% · :green[达标]" in [c.value for c in at.caption]
 
 
@@ -239,19 +248,34 @@ def test_slots_reserved_share_and_use(open_page):
 def test_quality_scorecards_history_quarantine_and_worklist(open_page):
     at = open_page("quality")
     score = frame_with(at, "标准化前合格率(%)", "标准化后合格率(%)")
+    # latest run only: 320/800 valid as received, 755/800 after standardization
+    assert row(score, 数据源="his_b", 数据元="diagnosis_code")["标准化前合格率(%)"] == pytest.approx(40.0)
     assert row(score, 数据源="his_b", 数据元="diagnosis_code")["提升(百分点)"] == pytest.approx(54.4)
-    changes = frame_with(at, "变化类型", "变化")
-    assert changes[["检查项", "变化类型", "变化"]].values.tolist() == [
-        ["referrals_accept_after_request", "新增失败", "+7"],
-        ["visits_diagnosis_not_null", "持续失败", "-5"],
-        ["visits_id_valid", "已解决", "-90"],
+    assert len(score) == 4
+    at.radio(key="dq_grain").set_value("source").run()
+    score = frame_with(at, "标准化前合格率(%)", "标准化后合格率(%)")
+    assert score[["数据源", "标准化前合格率(%)", "标准化后合格率(%)"]].values.tolist() == [
+        ["his_a", 86.0, 99.7],  # 1720/2000, 1994/2000
+        ["his_b", 52.5, 96.2],  # 840/1600, 1539/1600
     ]
+    changes = frame_with(at, "变化类型", "变化")
+    assert changes[["检查项", "数据源", "变化类型", "上次违规行数", "违规行数", "变化"]].values.tolist() == [
+        ["referrals_accept_after_request", "全部", "新增失败", 0, 7, "+7"],
+        ["referrals_accept_after_request", "his_a", "新增失败", 0, 7, "+7"],
+        ["visits_diagnosis_not_null", "全部", "持续失败", 50, 45, "-5"],
+        ["visits_diagnosis_not_null", "his_b", "持续失败", 50, 45, "-5"],
+        ["visits_id_valid", "全部", "已解决", 120, 30, "-90"],
+        ["visits_id_valid", "his_a", "已解决", 120, 30, "-90"],
+    ]
+    assert row(changes, 检查项="visits_id_valid", 数据源="全部")["严重程度"] == "阻断"
     m = metrics(at)
     assert m["本批次未通过检查"] == ("2", "0")
     assert m["阻断性未通过"] == ("0", "-1")
     assert m["违规行数"] == ("82", "-88")  # 30+7+45 vs 120+0+50
     fitness = frame_with(at, "数据集市表", "适用性结论")
-    assert row(fitness, 数据集市表="fct_visits")["适用性结论"] == "适用（有警告）"
+    assert (
+        row(fitness, 数据集市表="fct_visits")["适用性结论"] == "适用（有警告）"
+    )  # latest run, not run 1's 不适用
     quarantine = frame_with(at, "原始值（已脱敏）", "行号")
     assert quarantine["原始值（已脱敏）"].tolist() == ["***", "***", "2025-13-45", "联系电话***"]
     worklist = frame_with(at, "出现次数", "原始值（已脱敏）", "来源")
