@@ -266,6 +266,21 @@ class _Lander:
 
     # ---------------------------------------------------------------- one file
     def land(self, path: Path, source_id: str) -> FileResult | None:
+        try:
+            return self._land(path, source_id)
+        finally:
+            self._cleanup()
+
+    def _cleanup(self) -> None:
+        """Drop this file's staging tables and its transcoded copy (also after a failure)."""
+        for (name,) in self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '_stage_')"
+        ).fetchall():
+            self.con.execute(f"DROP TABLE IF EXISTS temp.{qi(name)}")
+        for leftover in Path(self.tmpdir.name).iterdir():
+            leftover.unlink(missing_ok=True)
+
+    def _land(self, path: Path, source_id: str) -> FileResult | None:
         t0 = time.perf_counter()
         rel = path.relative_to(self.inbox).as_posix()
         cfg = self.sources.get(source_id) if source_id else None
@@ -310,11 +325,7 @@ class _Lander:
             self._record(res, rel)
             res.seconds = time.perf_counter() - t0
             return res
-        try:
-            self._commit(res, rel, cfg, spec, staged, params)
-        finally:
-            for t in staged.temp_tables:
-                self.con.execute(f"DROP TABLE IF EXISTS {t}")
+        self._commit(res, rel, cfg, spec, staged, params)
         res.seconds = time.perf_counter() - t0
         return res
 

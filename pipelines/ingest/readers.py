@@ -55,7 +55,8 @@ class RowReject:
 
 @dataclass
 class Staged:
-    """One file staged in DuckDB: ``select_sql`` yields the rows to land with these columns."""
+    """One file staged in DuckDB temp tables named ``_stage_<file_id>*`` (dropped by the caller):
+    ``select_sql`` yields the rows to land with these columns."""
 
     columns: list[str]  # column names as received (header cells, or JSON paths for jsonl)
     select_sql: str  # SELECT producing `columns`, _row_number and _extra (VARCHAR JSON or NULL)
@@ -63,7 +64,6 @@ class Staged:
     rejects: list[RowReject] = field(default_factory=list)
     rows_footer: int = 0
     extra_columns: list[str] = field(default_factory=list)  # kept in _extra
-    temp_tables: list[str] = field(default_factory=list)
 
 
 HeaderCheck = Callable[[list[str]], list[str]]  # returns the declared columns; raises FileRejected
@@ -202,7 +202,6 @@ def stage_csv(
         rejects=rejects,
         rows_footer=rows_footer,
         extra_columns=extra,
-        temp_tables=[tmp, f"{tmp}_gaps"],
     )
 
 
@@ -271,7 +270,6 @@ def stage_jsonl(
         rows_staged=n_good,
         rejects=rejects,
         extra_columns=extra,
-        temp_tables=[ok, f"{lines}_gaps"],
     )
 
 
@@ -397,4 +395,4 @@ def stage_xlsx(
         f"SELECT {', '.join('s.' + qi(c) for c in header)}, s._row_number, "
         f"{_extra_sql(extra, lambda c: 's.' + qi(c))} AS _extra FROM {tmp} s"
     )
-    return Staged(header, select, staged, rejects, rows_footer, extra, [tmp])
+    return Staged(header, select, staged, rejects, rows_footer, extra)

@@ -503,3 +503,8 @@ def test_a_file_that_vanishes_while_landing_is_skipped_and_the_run_goes_on(con, 
     report = land_inbox(con, inbox, sources, log=log)
     assert [(f.path.name, f.status) for f in report.files] == [("visits_202401.csv", "landed")]
     assert logged[1] == "skipped his_a/visits_202402.csv: gone while landing (FileNotFoundError)"
+
+
+def test_no_staging_table_outlives_the_run(con, inbox, sources):
+    land_inbox(con, inbox, sources, log=lambda _: None)
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone()[0] == 0
