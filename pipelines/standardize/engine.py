@@ -772,6 +772,31 @@ def _mask_sql(expr: str) -> str:
     )
 
 
+def load_terminology(con, diagnosis) -> int:
+    """ref.terminology (code, name, icd10_category, code_system, pack_id, version) from the diagnosis
+    standardizer's terminology pack; an empty, typed table when there is none."""
+    from pipelines.standardize.terminology.pack import icd10_category
+
+    pack = getattr(diagnosis, "pack", None)
+    names = getattr(pack, "names", None) or {}
+    codes = list(names)
+    table = pa.table(
+        {
+            "code": pa.array(codes, pa.string()),
+            "name": pa.array([names[c] for c in codes], pa.string()),
+            "icd10_category": pa.array([icd10_category(c) or None for c in codes], pa.string()),
+            "code_system": pa.array([getattr(pack, "code_system", None)] * len(codes), pa.string()),
+            "pack_id": pa.array([getattr(pack, "pack_id", None)] * len(codes), pa.string()),
+            "version": pa.array([getattr(pack, "version", None)] * len(codes), pa.string()),
+        }
+    )
+    con.execute("CREATE SCHEMA IF NOT EXISTS ref")
+    con.register("_std_terms", table)
+    con.execute("CREATE OR REPLACE TABLE ref.terminology AS SELECT * FROM _std_terms")
+    con.unregister("_std_terms")
+    return len(codes)
+
+
 def _default_diagnosis(log):
     try:
         from pipelines.standardize.diagnosis import DiagnosisStandardizer
@@ -791,7 +816,8 @@ def standardize_all(
     diagnosis: Any = None,
 ) -> StandardizeReport:
     """(Re)build std.<entity> (for ``entities``, default all), std.visit_diagnoses, std.quarantine,
-    std.value_outcomes, std.unmapped_terms, ref.data_elements, ref.value_domains, ref.reason_codes
+    std.value_outcomes, std.unmapped_terms, ref.data_elements, ref.value_domains, ref.reason_codes,
+    ref.terminology
     from the raw landing. ``diagnosis``: a DiagnosisStandardizer (default: the real one; False: skip
     diagnosis mapping, the derived diagnosis columns stay NULL)."""
     t0 = time.perf_counter()
@@ -805,6 +831,8 @@ def standardize_all(
     if unknown:
         raise ValueError(f"unknown entities {unknown}; known: {list(ENTITIES)}")
     load_ref_tables(con, std)
+    n_terms = load_terminology(con, diagnosis)
+    log(f"standardize: standard v{std.version} and {n_terms} terminology codes loaded into ref.*")
     con.execute("CREATE SCHEMA IF NOT EXISTS std")
     con.execute(QUARANTINE_DDL)
     con.execute(OUTCOMES_DDL)

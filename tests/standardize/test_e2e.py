@@ -68,6 +68,16 @@ def test_quarantine_reasons_are_documented_and_expected(region):
     assert {"ID_BAD_CHECKSUM", "MISSING_REQUIRED", "DUPLICATE_KEY", "FUTURE_DATE"} <= used
 
 
+def test_terminology_pack_is_loaded_into_ref(region):
+    con, _ = region
+    n, with_category = q(con, "SELECT count(*), count(icd10_category) FROM ref.terminology")[0]
+    assert n >= 40000  # the Beijing clinical v601 pack has 40,474 codes (some packs add curated ones)
+    assert with_category > 0.9 * n
+    assert q(con, "SELECT name, icd10_category FROM ref.terminology WHERE code = 'E11.901'") == [
+        ("2型糖尿病", "E11")
+    ]
+
+
 def test_person_keys_replace_ids(region):
     con, _ = region
     for entity in ("visits", "referrals", "followups", "contracts", "slot_bookings"):
