@@ -8,14 +8,15 @@ how to select its landed rows; malformed rows come back as :class:`RowReject`.
   source YAML are extracted in SQL (:mod:`pipelines.ingest.jsonpath`).
 * xlsx: openpyxl in read-only mode, streamed into Arrow record batches of ``XLSX_BATCH_ROWS`` rows.
 
-Row numbers (``_row_number``) are 1-based positions of the data record in the file, header and
-title rows not counted (for jsonl: the line number). Limitation: for csv they are derived from
-physical line numbers, so a quoted value spanning lines or a blank line shifts the numbers of the
-records after it by one.
+Row numbers (``_row_number``) are 1-based positions of the data record in the file, header, title
+rows and empty lines not counted (for jsonl: the line number). Limitation: for csv they are derived
+from physical line numbers when a file has malformed rows, so a quoted value spanning lines before a
+malformed row shifts the numbers after it.
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as dt
 import itertools
@@ -30,6 +31,7 @@ import pyarrow as pa
 
 from pipelines.ingest import jsonpath
 from pipelines.ingest.reasons import FileRejected
+from pipelines.ingest.textstream import blank_lines
 
 XLSX_BATCH_ROWS = 50_000
 
@@ -169,8 +171,10 @@ def stage_csv(
     rejects: list[RowReject] = []
     reject_idx: list[int] = []
     rows_footer = 0
+    # DuckDB skips empty lines but counts them in reject line numbers: find them (only when needed)
+    blanks = [b for b in blank_lines(path) if b > header_row] if raw_rejects else []
     for line, etype, msg, raw in raw_rejects:
-        idx = line - header_row
+        idx = line - header_row - bisect.bisect_left(blanks, line)
         reject_idx.append(idx)
         raw = (raw or "").strip("\r\n")
         first = next(csv.reader([raw], delimiter=delimiter), [""])

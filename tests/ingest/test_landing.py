@@ -508,3 +508,33 @@ def test_a_file_that_vanishes_while_landing_is_skipped_and_the_run_goes_on(con, 
 def test_no_staging_table_outlives_the_run(con, inbox, sources):
     land_inbox(con, inbox, sources, log=lambda _: None)
     assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone()[0] == 0
+
+
+def test_empty_lines_are_not_records_and_do_not_shift_row_numbers(con, tmp_path, sources):
+    inbox = tmp_path / "inbox9"
+    (inbox / "his_a").mkdir(parents=True)
+    body = (
+        "VisitNo,OrgCode,IdNo,Sex,VisitDate,DiagName\r\n"
+        "V1,H01,1,M,2024/07/01 08:00,a\r\n"
+        "\r\n"
+        "V2,H01,2\r\n"
+        "V3,H01,3,M,2024/07/03 08:00,c\r\n"
+        "\r\n"
+        "\r\n"
+        "V4,H01,4,M,2024/07/04 08:00,d\r\n"
+        "V5,H01,5,M,2024/07/05 08:00,e,extra\r\n"
+        "V6,H01,6,M,2024/07/06 08:00,f\r\n"
+    )
+    (inbox / "his_a" / "visits_202407.csv").write_text(body, encoding="utf-8", newline="")
+    [f] = land_inbox(con, inbox, sources, log=lambda _: None).files
+    assert (f.rows_read, f.rows_landed, f.rows_quarantined) == (6, 4, 2)
+    assert con.execute('SELECT _row_number, "VisitNo" FROM raw.his_a__visits ORDER BY 1').fetchall() == [
+        (1, "V1"),
+        (3, "V3"),
+        (4, "V4"),
+        (6, "V6"),
+    ]
+    assert con.execute("SELECT row_number, reason_code FROM raw.quarantine ORDER BY 1").fetchall() == [
+        (2, "wrong_field_count"),
+        (5, "wrong_field_count"),
+    ]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.ingest.textstream import UndecodableError, fingerprint, transcode_to_utf8
+from pipelines.ingest.textstream import UndecodableError, blank_lines, fingerprint, transcode_to_utf8
 
 # GB18030 encodes every Unicode scalar value; surrogates are not text
 TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=300)
@@ -75,3 +75,16 @@ def test_truncated_multibyte_character_at_end_of_file_is_undecodable(tmp_path):
     with pytest.raises(UndecodableError) as exc:
         transcode_to_utf8(path, tmp_path / "o.csv", "gb18030", chunk_size=2)
     assert (exc.value.offset, exc.value.line) == (len("姓名\n".encode("gb18030")), 2)
+
+
+@SETTINGS
+@given(
+    lines=st.lists(st.sampled_from(["", "", "a,b", "张三,1", " ", "x"]), max_size=40),
+    crlf=st.booleans(),
+    chunk=st.integers(min_value=1, max_value=7),
+)
+def test_blank_lines_are_found_across_chunk_boundaries(tmp_path, lines, crlf, chunk):
+    sep = "\r\n" if crlf else "\n"
+    path = tmp_path / "b.csv"
+    path.write_bytes("".join(line + sep for line in lines).encode("gb18030"))
+    assert blank_lines(path, chunk_size=chunk) == [i for i, line in enumerate(lines, start=1) if line == ""]
