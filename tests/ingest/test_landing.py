@@ -538,3 +538,31 @@ def test_empty_lines_are_not_records_and_do_not_shift_row_numbers(con, tmp_path,
         (2, "wrong_field_count"),
         (5, "wrong_field_count"),
     ]
+
+
+def test_a_cut_off_workbook_is_rejected_as_unreadable(con, tmp_path, inbox, sources):
+    cut = tmp_path / "inbox10"
+    (cut / "his_c").mkdir(parents=True)
+    data = (inbox / "his_c" / "visits_202401.xlsx").read_bytes()  # the title-row workbook of the fixture
+    (cut / "his_c" / "visits_202403.xlsx").write_bytes(data[: len(data) // 2])
+    [f] = land_inbox(con, cut, sources, log=lambda _: None).files
+    assert (f.status, f.reason_code) == ("rejected", "unreadable_workbook")
+    assert "工作簿 his_c/visits_202403.xlsx 无法打开（BadZipFile" in f.reason
+
+
+def test_jsonl_in_gb18030_is_transcoded_before_reading(con, tmp_path, sources_dir):
+    yaml_text = (
+        (sources_dir / "his_d.yaml")
+        .read_text(encoding="utf-8")
+        .replace("encoding: utf-8", "encoding: gb18030")
+    )
+    (sources_dir / "his_d.yaml").write_text(yaml_text, encoding="utf-8")
+    inbox = tmp_path / "inbox11"
+    (inbox / "his_d").mkdir(parents=True)
+    line = '{"referral_no":"R7","patient":{"id_no":"360426199101010071","name":"王䶮"},"events":[]}\n'
+    (inbox / "his_d" / "referrals_202402.jsonl").write_bytes(line.encode("gb18030"))
+    [f] = land_inbox(con, inbox, load_sources(sources_dir), log=lambda _: None).files
+    assert (f.status, f.rows_landed) == ("landed", 1)
+    assert con.execute('SELECT "referral_no", "patient.name" FROM raw.his_d__referrals').fetchall() == [
+        ("R7", "王䶮")
+    ]
