@@ -2,8 +2,8 @@
 -- the same person (person_key) starting in [request, request + receiving_visit_window_days] at
 -- the referral's receiving institution. An inpatient referral prefers an admission. For a referral
 -- recognised from a discharge disposition (no receiving institution on record) the receiving side
--- is any other institution of the expected level: level 1 for a down-referral, a higher level than
--- the discharging institution for an up-referral.
+-- is any other institution of the expected level: level 1 after disposition 3 (转社区/乡镇卫生院),
+-- a lower level for another down-referral, a higher level for an up-referral.
 with
 
 referrals as (
@@ -54,7 +54,9 @@ candidates as (
             referrals.to_institution_code is null
             and visits.institution_code <> referrals.from_institution_code
             and (
-                (referrals.direction = 'down' and visits.level_code = '1')
+                (referrals.direction = 'down' and referrals.origin_disposition_code = '3' and visits.level_code = '1')
+                or (referrals.direction = 'down' and coalesce(referrals.origin_disposition_code, '') <> '3'
+                    and visits.level_code < from_institution.level_code)
                 or (referrals.direction = 'up' and visits.level_code > from_institution.level_code)
             )
         )

@@ -1,10 +1,11 @@
 -- Every referral, from two origins:
 --   platform:              a 转诊单 in std.referrals;
---   discharge_disposition: an inpatient discharge with 离院方式 2 (医嘱转院 -> up) or 3 (医嘱转社区/
---                          乡镇卫生院 -> down) for which no platform referral of the same person from the
---                          same institution was requested between admission and discharge + N days
---                          (var disposition_match_window_days). Its receiving institution is found
---                          by linking (int_referrals__linked_to_visits).
+--   discharge_disposition: an inpatient discharge with 离院方式 3 (医嘱转社区/乡镇卫生院 -> down) or
+--                          2 (医嘱转院: up from a primary or secondary institution, down from a
+--                          tertiary hospital) for which no platform referral of the same person from
+--                          the same institution was requested between admission and discharge + N
+--                          days (var disposition_match_window_days). Its receiving institution is
+--                          found by linking (int_referrals__linked_to_visits).
 with
 
 platform as (
@@ -35,6 +36,7 @@ platform_referrals as (
         platform.referral_id,
         'platform' as referral_origin,
         cast(null as {{ dbt.type_string() }}) as origin_visit_key,
+        cast(null as {{ dbt.type_string() }}) as origin_disposition_code,
         platform.person_key,
         case platform.direction_code when '1' then 'up' when '2' then 'down' end as direction,
         case platform.setting_code when '1' then 'outpatient' when '2' then 'inpatient' end as setting,
@@ -83,8 +85,12 @@ disposition_referrals as (
         {{ dbt.concat(["'DSP:'", "visit_key"]) }} as referral_id,
         'discharge_disposition' as referral_origin,
         visit_key as origin_visit_key,
+        discharge_disposition_code as origin_disposition_code,
         person_key,
-        case discharge_disposition_code when '2' then 'up' else 'down' end as direction,
+        case
+            when discharge_disposition_code = '2' and level_code in ('1', '2') then 'up'
+            else 'down'
+        end as direction,
         'inpatient' as setting,
         institution_code as from_institution_code,
         cast(null as {{ dbt.type_string() }}) as to_institution_code,
