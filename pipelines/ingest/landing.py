@@ -248,6 +248,8 @@ class _FileIndex:
         self.rows = [
             k for k in self.rows if not (k.sha256 == res.sha256 and k.path == rel and k.status == "rejected")
         ]
+        if res.status == "landed":
+            self.rows = [k for k in self.rows if not (k.file_id == res.file_id and k.status == "replaced")]
         if res.replaces_file_id:
             for k in self.find(file_id=res.replaces_file_id, status="landed"):
                 k.status = "replaced"
@@ -473,9 +475,11 @@ class _Lander:
                 )
                 res.replaces_file_id = old_id
                 notes.insert(0, sentence("note", "replaces", old_id=old_id, **params))
-            if leftovers:  # the same bytes landed once before and were replaced since (A -> B -> A)
+            if leftovers:  # the same bytes landed once before and were replaced since (A -> B -> A):
+                # the stale record goes, so that a file_id names one landed-or-replaced record
                 con.execute(f"DELETE FROM {table} WHERE _file_id = ?", [res.file_id])
                 con.execute("DELETE FROM raw.quarantine WHERE file_id = ? AND stage = 'land'", [res.file_id])
+                con.execute("DELETE FROM raw.files WHERE file_id = ? AND status = 'replaced'", [res.file_id])
             cols = ", ".join(qi(c) for c in declared)
             sel = ", ".join(f"st.{qi(c)}" if c in present else "NULL" for c in declared)
             sep = ", " if declared else ""
