@@ -171,6 +171,20 @@ def indicator_periods() -> list[str]:
     return [] if isinstance(df, Missing) else list(df["period"])
 
 
+def default_indicator_period() -> str | None:
+    """The latest period with (nearly) all indicators: a month still being delivered is not the default."""
+    df = query(
+        f"""
+        select period, count(distinct indicator_id) as n from {_iv()}
+        group by period order by period desc
+        """
+    )
+    if isinstance(df, Missing) or df.empty:
+        return None
+    full = df[df["n"] >= 0.8 * df["n"].max()]
+    return str(full["period"].iloc[0])
+
+
 def geo_options(geo_level: str) -> pd.DataFrame | Missing:
     return query(
         f"select distinct geo_id, geo_name from {_iv()} where geo_level = ? order by geo_id",

@@ -65,7 +65,8 @@ def format_value(
     """An indicator value for display, honouring the small-cell rule.
 
     ``%`` values are 0-100 with one decimal; ``人次`` values are counts; ``小时``/``天`` values are
-    averages over ``denominator`` people and are withheld when that is small.
+    averages over ``denominator`` people, or medians/percentiles of ``numerator`` observations (no
+    denominator), and are withheld when that count is small.
     """
     if _missing(value):
         return "—"
@@ -75,7 +76,8 @@ def format_value(
             return SUPPRESSED_RATE
         return f"{float(value):.1f}%"  # type: ignore[arg-type]
     if unit in ("小时", "天", "分钟"):
-        if is_small(denominator):
+        # an average has its people count in the denominator; a median/P90 (no denominator) in the numerator
+        if is_small(denominator) or (_missing(denominator) and is_small(numerator)):
             return SUPPRESSED_RATE
         return f"{float(value):.1f} {unit}"  # type: ignore[arg-type]
     if _missing(denominator):  # a count (人次 and other count units)

@@ -107,12 +107,18 @@ def show_table(
 
 
 def period_filter(
-    periods: Sequence[str], key: str, *, allow_all: bool = False, label: str = "统计期"
+    periods: Sequence[str],
+    key: str,
+    *,
+    allow_all: bool = False,
+    label: str = "统计期",
+    default: str | None = None,
 ) -> str | None:
     if not periods:
         return None
     options = (["全部"] if allow_all else []) + list(periods)
-    choice = st.sidebar.selectbox(label, options, index=1 if allow_all and len(options) > 1 else 0, key=key)
+    index = options.index(default) if default in options else (1 if allow_all and len(options) > 1 else 0)
+    choice = st.sidebar.selectbox(label, options, index=index, key=key)
     return None if choice == "全部" else choice
 
 

@@ -10,7 +10,9 @@ ui.page_header("慢病管理", "高血压、糖尿病规范管理等指标，以
 
 periods = data.indicator_periods()
 topic = data.topic_indicators("chronic")
-period = ui.period_filter(periods, key="ch_period") if periods else None
+period = (
+    ui.period_filter(periods, key="ch_period", default=data.default_indicator_period()) if periods else None
+)
 level, geo_id, geo_name = ui.geo_filter("ch", levels=["region", "county", "alliance"])
 
 st.subheader(f"慢病管理指标 · {geo_name} · {period or ''}")

@@ -14,7 +14,7 @@ periods = data.indicator_periods()
 registry = data.indicator_registry()
 if not periods or ui.is_missing(registry, "指标目录（marts.indicator_registry）"):
     st.stop()
-period = ui.period_filter(periods, key="in_period")
+period = ui.period_filter(periods, key="in_period", default=data.default_indicator_period())
 level_names = data.labels()["geo_levels"]
 rank_level = st.sidebar.selectbox(
     "排名对象", ["county", "institution"], format_func=lambda g: level_names[g], key="in_rank_level"
@@ -122,4 +122,6 @@ if not ui.is_missing(hist, f"{inst_name[code]}的指标记录"):
     pivot = hist.pivot_table(
         index="name_zh", columns="period", values="value_text", aggfunc="first", sort=False
     )
+    pivot = pivot.reindex(columns=sorted(pivot.columns)).fillna("—")
+    pivot.columns.name = None
     ui.show_table(pivot.reset_index(), key="in_drill_inst", title=f"机构下钻_{inst_name[code]}")

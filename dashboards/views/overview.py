@@ -14,7 +14,7 @@ periods = data.indicator_periods()
 if not periods:
     st.info("暂无数据：已发布的快照中没有指标数据（marts.indicator_values）。")
     st.stop()
-period = ui.period_filter(periods, key="ov_period")
+period = ui.period_filter(periods, key="ov_period", default=data.default_indicator_period())
 level, geo_id, geo_name = ui.geo_filter("ov")
 
 st.subheader(f"{geo_name} · {period}")

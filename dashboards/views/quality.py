@@ -78,6 +78,9 @@ with tab_hist:
                 changes[col] = changes[col].map(lambda v, g=group: data.label(g, v))
         if "delta" in changes.columns:
             changes["delta"] = [f"{int(d):+d}" if pd.notna(d) else "" for d in changes["delta"]]
+        for col in ("previous_run_id", "previous_status", "previous_violating_rows"):
+            if col in changes.columns:  # the first run has no previous one
+                changes[col] = changes[col].astype(object).where(changes[col].notna(), "—")
         ui.show_table(changes, key="dq_changes", title="与上一批次相比的变化")
     latest = data.check_results_latest()
     if not ui.is_missing(latest, "本批次检查明细"):

@@ -11,7 +11,9 @@ ui.page_header(
 )
 
 periods = data.indicator_periods()
-period = ui.period_filter(periods, key="sl_period") if periods else None
+period = (
+    ui.period_filter(periods, key="sl_period", default=data.default_indicator_period()) if periods else None
+)
 topic = data.topic_indicators("slots")
 
 st.subheader(f"全市 · {period or ''}")

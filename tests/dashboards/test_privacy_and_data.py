@@ -49,6 +49,8 @@ def test_format_value_by_unit():
     assert privacy.format_value(12345, "人次", 12345, None) == "12,345"
     assert privacy.format_value(7.25, "天", 29, 4) == "（例数<5）"  # an average over 4 stays
     assert privacy.format_value(7.25, "天", 290, 40) == "7.2 天"
+    assert privacy.format_value(6.4, "小时", 3, None) == "（例数<5）"  # a median of 3 observations
+    assert privacy.format_value(6.4, "小时", 12, None) == "6.4 小时"
     assert privacy.format_value(None, "%", None, None) == "—"
 
 
