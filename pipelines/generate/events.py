@@ -205,12 +205,16 @@ def background_visits(ctx: Ctx, rng, wkey, start, n_days) -> dict:
     p = ctx.params
     cal = p["calibration"]
     r = ctx.region.res
-    n = int(round(p["visits"] * n_days / 365.0))
+    lv = cal["linked_visit_share"]
+    n = int(round(p["visits"] * (1 - lv) * n_days / 365.0))
     res = np.searchsorted(r["cdf"], rng.random(n), side="right")
     res = np.minimum(res, ctx.region.n_res - 1)
-    p_ip = cal["admission_rate"] / cal["visits_per_resident"]
+    p_ip = (
+        cal["admission_rate"] * (1 - cal["linked_admission_share"]) / (cal["visits_per_resident"] * (1 - lv))
+    )
     ils = cal["inpatient_level_share"]
-    p_primary_op = (cal["primary_share"] - p_ip * ils["1"]) / (1 - p_ip)
+    primary_share = cal["primary_share"] / (1 - lv)  # linked visits are at hospitals
+    p_primary_op = (primary_share - p_ip * ils["1"]) / (1 - p_ip)
     is_ip = rng.random(n) < p_ip
     u = rng.random(n)
     county = r["county"][res]
