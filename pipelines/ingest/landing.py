@@ -145,12 +145,16 @@ class LandingReport:
         return [f for f in self.files if f.status == status]
 
 
-@cache
 def _standard_elements(standard_dir: Path) -> dict[str, list[tuple[str, bool]]]:
     path = standard_dir / "data_elements.csv"
-    out: dict[str, list[tuple[str, bool]]] = {}
     if not path.exists():
-        return out
+        return {}
+    return _read_standard_elements(path, path.stat().st_mtime_ns)  # re-read when the file changes
+
+
+@cache
+def _read_standard_elements(path: Path, _mtime_ns: int) -> dict[str, list[tuple[str, bool]]]:
+    out: dict[str, list[tuple[str, bool]]] = {}
     with path.open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             entity, element = (row.get("entity") or "").strip(), (row.get("element") or "").strip()

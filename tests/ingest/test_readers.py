@@ -81,3 +81,19 @@ def test_every_documented_code_has_both_sentences_and_fills_its_placeholders():
             assert "{" not in text
     with pytest.raises(KeyError):
         FileRejected("not_a_documented_code")
+
+
+def test_canonical_columns_come_from_the_standard_or_fall_back_to_the_primary_key(tmp_path):
+    from pipelines.ingest import canonical_columns
+
+    assert canonical_columns("visits", tmp_path) == (None, ["visit_id"])  # no standard yet
+    (tmp_path / "data_elements.csv").write_text(
+        "element,entity,layer,required\n"
+        "visit_id,visits,canonical,Y\n"
+        "patient_name,visits,canonical,N\n"
+        "person_key,visits,derived,Y\n"
+        "institution_code,institutions,registry,Y\n",
+        encoding="utf-8",
+    )
+    assert canonical_columns("visits", tmp_path) == (["visit_id", "patient_name"], ["visit_id"])
+    assert canonical_columns("referrals", tmp_path) == (None, ["referral_id"])
