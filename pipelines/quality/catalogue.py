@@ -20,9 +20,9 @@ CATALOGUE_PATH = EXPECTATIONS_DIR / "checks.yaml"
 CATEGORIES = ("conformance", "completeness", "plausibility")
 SEVERITIES = ("blocking", "warning")
 STAGES = ("raw", "std")
-RELATIONS = ("raw_entity", "std_entity", "std_identity", "daily_volume", "std_diagnoses")
+RELATIONS = ("raw_entity", "std_entity", "std_identity", "daily_volume", "std_diagnoses", "landed_files")
 RULES = ("present", "id_checksum", "id_sex_parity", "id_birth_date", "not_future", "ordered", "in_reference",
-         "mapped", "volume_band", "quarantined")  # fmt: skip
+         "mapped", "volume_band", "quarantined", "file_quarantine_share")  # fmt: skip
 
 
 class CatalogueError(ValueError):

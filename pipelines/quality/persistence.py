@@ -224,9 +224,9 @@ def build_mart_fitness(con: duckdb.DuckDBPyConnection, run_id: str, cat: Catalog
         if blocking:
             verdict, zh = "unfit", "不可用"
             reason = "blocking checks failed: " + ", ".join(blocking)
-        elif entities and not evaluated.intersection(entities):
+        elif [e for e in entities if e not in evaluated]:
             verdict, zh = "not_checked", "未检查"
-            reason = "no check could run: its input tables are missing"
+            reason = "no check could run on: " + ", ".join(e for e in entities if e not in evaluated)
         elif warn:
             verdict, zh = "fit_with_warnings", "可用（有警告）"
             reason = "warnings: " + ", ".join(warn)

@@ -98,6 +98,8 @@ def referenced_elements(check: CheckSpec) -> list[str]:
         return ["n_rows", "baseline", "baseline_weeks"]
     if check.rule == "quarantined":
         return ["_std_reasons"]
+    if check.rule == "file_quarantine_share":
+        return ["rows_landed", "rows_quarantined"]
     return [check.element]
 
 
@@ -315,12 +317,40 @@ def std_diagnoses_relations(
     ]
 
 
+def landed_files_relations(
+    con: duckdb.DuckDBPyConnection, cat: Catalogue, suite: SuiteSpec, sources: dict[str, SourceConfig]
+) -> list[Relation]:
+    """One row per landed file: rows landed and rows standardization quarantined."""
+    if not table_exists(con, "raw.files") or "rows_landed" not in table_columns(con, "raw.files"):
+        return []
+    quarantined = (
+        "SELECT CAST(file_id AS VARCHAR) AS file_id, count(DISTINCT row_number) AS n FROM std.quarantine GROUP BY 1"
+        if table_exists(con, "std.quarantine")
+        else "SELECT CAST(NULL AS VARCHAR) AS file_id, 0 AS n WHERE false"
+    )
+    sql = (
+        "SELECT f.source_id AS _source_id, CAST(NULL AS VARCHAR) AS _institution, f.file_id, f.file_name, f.entity, "
+        "f.period, f.rows_landed, coalesce(q.n, 0) AS rows_quarantined, CAST(f.file_id AS VARCHAR) AS _order "
+        f"FROM raw.files f LEFT JOIN ({quarantined}) q ON q.file_id = CAST(f.file_id AS VARCHAR) "
+        "WHERE f.status = 'landed'"
+    )
+    return [
+        Relation(
+            suite,
+            "raw.files",
+            sql,
+            ("_source_id", "file_id", "file_name", "entity", "period", "rows_landed", "rows_quarantined"),
+        )
+    ]
+
+
 RELATION_BUILDERS = {
     "raw_entity": raw_entity_relations,
     "std_entity": std_relations,
     "std_identity": std_relations,
     "daily_volume": daily_volume_relations,
     "std_diagnoses": std_diagnoses_relations,
+    "landed_files": landed_files_relations,
 }
 
 
@@ -404,6 +434,8 @@ def predicate(check: CheckSpec, as_of: str, missing_tables: frozenset[str] = fro
             "coalesce(NULLIF(trim(CAST(source_text AS VARCHAR)), ''), NULLIF(trim(CAST(source_code AS VARCHAR)), '')) IS NOT NULL",
             "NULLIF(trim(CAST(code AS VARCHAR)), '') IS NULL",
         )
+    if r == "file_quarantine_share":
+        return "rows_landed > 0", f"rows_quarantined > {float(p.get('max_share', 0.5))} * rows_landed"
     if r == "quarantined":
         codes = p.get("reason_codes", "any")
         if codes == "any":
@@ -413,7 +445,8 @@ def predicate(check: CheckSpec, as_of: str, missing_tables: frozenset[str] = fro
         low, high = float(p.get("low", 0.5)), float(p.get("high", 2.0))
         return (
             f"baseline_weeks >= {int(p.get('min_baseline_weeks', 2))} AND baseline >= {float(p.get('min_baseline_rows', 5))}",
-            f"n_rows < {low} * baseline OR n_rows > {high} * baseline",
+            f"(n_rows < {low} * baseline OR n_rows > {high} * baseline) "
+            f"AND abs(n_rows - baseline) > {float(p.get('sigmas', 3))} * sqrt(baseline)",
         )
     raise ValueError(f"unknown rule {r!r}")  # pragma: no cover - the catalogue validates rules
 

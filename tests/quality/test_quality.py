@@ -93,7 +93,7 @@ def test_known_bad_data_fails_exactly_the_expected_checks(bad_run):
 def test_gx_counts_equal_sql_counts_when_unsampled(bad_run):
     _con, report = bad_run
     rows = [r for r in report.results if r.source_id == "ALL" and r.status != "skipped" and r.denominator]
-    assert len(rows) == 30  # 47 checks - 15 skipped - 2 volume checks without a baseline
+    assert len(rows) == 31  # 48 checks - 15 skipped - 2 volume checks without a baseline
     for r in rows:
         assert (r.gx_evaluated_rows, r.gx_unexpected_rows) == (r.denominator, r.violating_rows), r.check_id
         assert r.gx_success == (r.status == "pass"), r.check_id
@@ -122,9 +122,9 @@ def test_results_persisted_with_the_contract_columns(bad_warehouse):
     assert con.execute(
         "SELECT run_id, count(*) FROM quality.check_results GROUP BY 1 ORDER BY 1"
     ).fetchall() == [
-        ("r1", 98),
-        ("r2", 98),
-    ]  # 47 ALL rows + 51 per-source rows (checks x sources present in their tables)
+        ("r1", 101),
+        ("r2", 101),
+    ]  # 48 ALL rows + 53 per-source rows (checks x sources present in their tables)
 
 
 def test_history_shows_new_resolved_and_still_failing(bad_warehouse):
@@ -271,7 +271,7 @@ def test_stage_filter_runs_only_that_stage(bad_warehouse):
 
 def test_catalogue_and_checks_for_table():
     cat = load_catalogue()
-    assert len(cat.checks) == 47
+    assert len(cat.checks) == 48
     assert all(c.reason and c.description for c in cat.checks)
     assert {c.category for c in cat.checks} == {"conformance", "completeness", "plausibility"}
     assert [c.check_id for c in checks_for_table("raw.his_b__visits")] == [

@@ -10,12 +10,12 @@ from pipelines.quality import build_data_docs, run_quality, violating_rows
 
 
 def _volume_warehouse(con: duckdb.DuckDBPyConnection) -> None:
-    """42 days from Monday 2024-04-01; 10 visits a day, except day 30 (2) and day 35 (30)."""
+    """42 days from Monday 2024-04-01; 40 visits a day, except day 30 (5), day 35 (120), day 37 (22)."""
     con.execute("CREATE SCHEMA std")
     con.execute(
         """CREATE TABLE std.visits AS
            WITH days AS (SELECT i, DATE '2024-04-01' + CAST(i AS INTEGER) AS day,
-                                CASE i WHEN 30 THEN 2 WHEN 35 THEN 30 ELSE 10 END AS n FROM range(42) t(i))
+                                CASE i WHEN 30 THEN 5 WHEN 35 THEN 120 WHEN 37 THEN 22 ELSE 40 END AS n FROM range(42) t(i))
            SELECT 'V' || i || '_' || k AS visit_id, 'his_t' AS source_id, 'A001' AS institution_code,
                   CAST(day AS TIMESTAMP) + INTERVAL 9 HOUR AS visit_datetime
            FROM days, LATERAL range(n) r(k)"""
@@ -27,13 +27,14 @@ def test_daily_volume_flags_the_drop_and_the_spike(tmp_path):
     _volume_warehouse(con)
     report = run_quality(con, "vol", stage="std", as_of=AS_OF, sources=SOURCES, log=lambda _m: None)
     r = report.overall("std_visits_daily_volume")
-    # days 14..41 have >= 2 earlier same-weekday days: 28 evaluated, 2 outside [0.5x, 2x] the median
+    # days 14..41 have >= 2 earlier same-weekday days: 28 evaluated; 5 and 120 are outside [0.5x, 2x] the
+    # median 40 and > 3 sqrt(40) = 19 away; 22 is 18 away (within noise) and not below 20 (not halved)
     assert (r.violating_rows, r.denominator, r.status, r.severity) == (2, 28, "fail", "warning")
     assert (r.gx_evaluated_rows, r.gx_unexpected_rows) == (28, 2)
     df = violating_rows(con, "std_visits_daily_volume", sources=SOURCES)
     assert df[["source_id", "n_rows", "baseline"]].values.tolist() == [
-        ["his_t", 2, 10.0],
-        ["his_t", 30, 10.0],
+        ["his_t", 5, 40.0],
+        ["his_t", 120, 40.0],
     ]
     assert [str(d)[:10] for d in df["day"]] == ["2024-05-01", "2024-05-06"]
     con.close()
@@ -72,4 +73,4 @@ def test_cli_history_drill_and_list(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "V1" in out and "F1" in out and "aaaaaaaa…" in out and "a" * 9 not in out
     assert main(["quality", "list"]) == 0
-    assert sum(ln.startswith(("raw_", "std_")) for ln in capsys.readouterr().out.split()) == 47
+    assert sum(ln.startswith(("raw_", "std_")) for ln in capsys.readouterr().out.split()) == 48

@@ -81,8 +81,11 @@ def build_base(con: duckdb.DuckDBPyConnection) -> None:
         pd.DataFrame(
             {"file_id": ["F0", "F1", "F2", "R1"], "source_id": ["his_t", "his_t", "canon", "his_t"],
              "entity": ["visits", "visits", "visits", "referrals"],
+             "file_name": ["visits_202406.csv", "visits_202406.csv", "visits_202406.csv", "referrals_202406.csv"],
+             "period": ["202406"] * 4, "rows_landed": [1, 5, 2, 2],
              "status": ["replaced", "landed", "landed", "landed"]}
         ),
+        {"rows_landed": "BIGINT"},
     )  # fmt: skip
     # raw.his_t__visits: F0 was replaced (its rows are not checked); F1 has 5 rows.
     raw_t = pd.DataFrame(
