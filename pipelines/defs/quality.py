@@ -81,7 +81,7 @@ def asset_checks() -> list:
             rows = con.execute(
                 "select check_id, status, violating_rows, denominator, rate, threshold, severity "
                 "from quality.check_results where run_id = ?",
-                [context.run_id],
+                [context.run.run_id],
             ).fetchall()
         seen = {}
         for check_id, status, bad, denom, rate, threshold, severity in rows:
