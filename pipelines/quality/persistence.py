@@ -3,6 +3,7 @@
 Tables (appended per run, rows of a re-used ``run_id`` replaced):
   quality.check_results               one row per run, check and source (+ an ``ALL`` row per check)
   quality.check_results_by_institution the same counts split by institution (scorecards, drill-down)
+  quality.violation_samples           masked violating rows of each failing check and source (JSON)
   quality.scorecards                  per source, element, source x element and institution
   quality.mart_fitness                fit-for-use verdict per mart
 Views:
@@ -31,6 +32,11 @@ CREATE TABLE IF NOT EXISTS quality.check_results (
 CREATE TABLE IF NOT EXISTS quality.check_results_by_institution (
     run_id VARCHAR NOT NULL, check_id VARCHAR NOT NULL, source_id VARCHAR, institution_code VARCHAR,
     violating_rows BIGINT, denominator BIGINT
+);
+CREATE TABLE IF NOT EXISTS quality.violation_samples (
+    run_id VARCHAR NOT NULL, check_id VARCHAR NOT NULL, source_id VARCHAR, sample_no INTEGER,
+    file_id VARCHAR, row_number BIGINT,
+    record VARCHAR          -- JSON of the masked row (pipelines.quality.drill.violating_rows)
 );
 CREATE TABLE IF NOT EXISTS quality.scorecards (
     run_id VARCHAR NOT NULL, run_at TIMESTAMP NOT NULL,
@@ -117,13 +123,23 @@ def persist(con: duckdb.DuckDBPyConnection, report, cat: Catalogue) -> None:
         rows.insert(0, "run_id", report.run_id)
     con.execute("BEGIN TRANSACTION")
     try:
-        for t in ("check_results", "check_results_by_institution", "scorecards", "mart_fitness"):
+        for t in (
+            "check_results",
+            "check_results_by_institution",
+            "violation_samples",
+            "scorecards",
+            "mart_fitness",
+        ):
             con.execute(f"DELETE FROM quality.{t} WHERE run_id = ?", [report.run_id])
         _insert(con, "quality.check_results", rows)
         by_inst = pd.DataFrame(report.by_institution)
         if not by_inst.empty:
             by_inst.insert(0, "run_id", report.run_id)
             _insert(con, "quality.check_results_by_institution", by_inst)
+        samples = pd.DataFrame(report.samples)
+        if not samples.empty:
+            samples.insert(0, "run_id", report.run_id)
+            _insert(con, "quality.violation_samples", samples)
         build_scorecards(con, report.run_id)
         build_mart_fitness(con, report.run_id, cat)
         con.execute("COMMIT")

@@ -12,6 +12,7 @@ no row applied); ``skipped`` when the table the check reads does not exist.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -72,6 +73,7 @@ class QualityReport:
     results: list[CheckResult] = field(default_factory=list)
     by_institution: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    samples: list[dict] = field(default_factory=list)  # masked violating rows of failing checks
     seconds_total: float = 0.0
     seconds_gx: float = 0.0
 
@@ -159,12 +161,15 @@ def run_quality(
     sample_rows: int = DEFAULT_SAMPLE_ROWS,
     persist: bool = True,
     use_gx: bool = True,
+    drill_samples: int = 20,
 ) -> QualityReport:
     """Run every check of ``stage`` (``raw``, ``std`` or ``all``) and persist the results.
 
     Appends to ``quality.check_results`` (rows of an earlier run with the same ``run_id`` are
     replaced), then rebuilds ``quality.scorecards`` and ``quality.mart_fitness`` for the run.
     ``as_of`` is the "now" of the not-in-the-future checks (default: the current local time).
+    ``drill_samples``: up to this many masked violating rows per failing check and source are kept
+    in ``quality.violation_samples`` (so the published snapshot can show them; 0 = none).
     """
     from pipelines.quality import gx_session, persistence
 
@@ -233,6 +238,8 @@ def run_quality(
                 bad, den = sources_for_check[src]
                 report.results.append(_result(c, src, bad, den))
 
+    if drill_samples > 0:
+        _collect_samples(con, report, cat, srcs, as_of or run_at, drill_samples)
     report.seconds_total = time.perf_counter() - t0
     if persist:
         persistence.persist(con, report, cat)
@@ -246,6 +253,32 @@ def run_quality(
         if r.status == "fail":
             log(f"  {r.message()}")
     return report
+
+
+def _collect_samples(
+    con, report: QualityReport, cat: Catalogue, srcs, as_of: dt.datetime, limit: int
+) -> None:
+    """Masked violating rows of every failing check, per failing source (drill-down for the snapshot)."""
+    from pipelines.quality.drill import violating_rows
+
+    failing = sorted(
+        {
+            (r.check_id, r.source_id)
+            for r in report.results
+            if r.status == "fail" and r.source_id != ALL_SOURCES
+        }
+    )
+    for check_id, source_id in failing:
+        df = violating_rows(
+            con, check_id, limit=limit, source_id=source_id, as_of=as_of, sources=srcs, catalogue=cat
+        )
+        for i, rec in enumerate(df.to_dict(orient="records"), start=1):
+            report.samples.append(
+                {"check_id": check_id, "source_id": source_id, "sample_no": i,
+                 "file_id": None if rec.get("file_id") is None else str(rec.get("file_id")),
+                 "row_number": None if rec.get("row_number") is None else int(rec["row_number"]),
+                 "record": json.dumps(rec, ensure_ascii=False, default=str)}
+            )  # fmt: skip
 
 
 def build_data_docs(out_dir: str | Path, con: duckdb.DuckDBPyConnection | None = None) -> Path:

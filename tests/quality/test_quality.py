@@ -322,3 +322,20 @@ def test_id_check_character_documented_examples(mem):
         f"SELECT {id_valid_sql('$1')}, {id_valid_sql('$2')}", [ID_M, ID_F[:17] + "X"]
     ).fetchall()
     assert got == [(True, False)]
+
+
+def test_violation_samples_are_persisted_masked(bad_run):
+    con, _report = bad_run
+    expected = sum(v for (_c, src), (v, _d) in EXPECTED_FAILURES.items() if src != "ALL")
+    assert expected == 15
+    assert con.execute("SELECT count(*) FROM quality.violation_samples WHERE run_id = 'r1'").fetchall() == [
+        (15,)
+    ]
+    rows = con.execute(
+        """SELECT source_id, file_id, row_number, record->>'visit_id', record->>'person_key'
+           FROM quality.violation_samples WHERE check_id = 'std_visits_sex_matches_id'"""
+    ).fetchall()
+    assert rows == [("his_t", "F1", 2, "V2", "bbbbbbbb…")]
+    text = " ".join(r[0] for r in con.execute("SELECT record FROM quality.violation_samples").fetchall())
+    for secret in ("360426199101010072", "11010119500315004", ID_M, ID_F, "b" * 9):
+        assert secret not in text
