@@ -56,6 +56,7 @@ def _run(args: argparse.Namespace) -> int:
             load_sources(args.sources_dir),
             load_or_create_secret(p.secrets_dir),
             entities=args.entity or None,
+            diagnosis=False if args.no_diagnosis else None,
         )
     finally:
         con.close()

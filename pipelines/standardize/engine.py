@@ -34,7 +34,13 @@ OK_OUTCOMES = ("valid", "corrected")
 # Element types whose distinct values grow with the data: value outcomes keep their valid values
 # aggregated (one row with raw_value NULL) instead of one row per distinct value.
 HIGH_CARDINALITY = {"identifier", "id_number", "datetime", "date", "decimal", "integer", "text"}
-RECEIVED = "received"  # max = received: not after the file's received_at (else FUTURE_DATE)
+RECEIVED = "received"
+VALID_SENTINEL = "\x00canonical"  # the distinct-value group of rows a valid predicate proved canonical
+RULE_ELEMENTS = {
+    "discharge_datetime",
+    "end_date",
+    "reserved_slots",
+}  # quarantined by a row rule  # max = received: not after the file's received_at (else FUTURE_DATE)
 DX_COLUMNS = {
     "diagnosis_code_std": ("code", "VARCHAR"),
     "diagnosis_name_std": ("name", "VARCHAR"),
@@ -231,7 +237,7 @@ class _Run:
                 "rule VARCHAR, reason_code VARCHAR)"
             )
         rest = con.execute(
-            f"SELECT d.raw FROM {dist} d WHERE d.raw IS NOT NULL AND NOT EXISTS "
+            f"SELECT d.raw FROM {dist} d WHERE d.raw IS NOT NULL AND d.raw <> {ql(VALID_SENTINEL)} AND NOT EXISTS "
             f"(SELECT 1 FROM {map_table} m WHERE m.raw = d.raw)"
         ).fetchall()
         if rest:
@@ -266,28 +272,9 @@ class _Run:
             other = m + "_other"
             self.python_map(dist, other, nz.normalize_other_document)
         elif kind == "identifier":
-            fast = (
-                f"SELECT raw, raw AS value, 'valid' AS outcome, NULL::VARCHAR AS rule, NULL::VARCHAR AS reason_code "
-                f"FROM {dist} WHERE raw IS NOT NULL AND regexp_full_match(raw, '[!-~]+') "
-                "AND NOT regexp_full_match(raw, '[0-9]+\\.0+') "
-                f"AND upper(raw) NOT IN ({', '.join(ql(x) for x in nz.NULL_SPELLINGS)})"
-            )
-            self.python_map(dist, m, nz.normalize_identifier, fast)
+            self.python_map(dist, m, nz.normalize_identifier)
         elif kind in ("integer", "decimal"):
-            pattern = (
-                "0|[1-9][0-9]{0,9}" if kind == "integer" else "(0|[1-9][0-9]{0,12})(\\.[0-9]{0,5}[1-9])?"
-            )
-            rng = []
-            if e.min:
-                rng.append(f"TRY_CAST(raw AS DOUBLE) >= {float(e.min)}")
-            if e.max:
-                rng.append(f"TRY_CAST(raw AS DOUBLE) <= {float(e.max)}")
-            fast = (
-                "SELECT raw, raw AS value, 'valid' AS outcome, NULL::VARCHAR AS rule, NULL::VARCHAR AS reason_code "
-                f"FROM {dist} WHERE raw IS NOT NULL AND regexp_full_match(raw, {ql(pattern)})"
-                + "".join(f" AND {c}" for c in rng)
-            )
-            self.python_map(dist, m, lambda r: nz.normalize_number(r, kind=kind, lo=e.min, hi=e.max), fast)
+            self.python_map(dist, m, lambda r: nz.normalize_number(r, kind=kind, lo=e.min, hi=e.max))
         elif kind == "domain":
             syn = self.synonyms[e.value_domain]
             self.python_map(dist, m, lambda r: nz.normalize_code(r, syn, b.value_map))
@@ -303,13 +290,29 @@ class _Run:
             self.python_map(dist, m, nz.normalize_text)
         return m
 
+    def valid_predicate(self, e: DataElement, b: Binding, x: str) -> str | None:
+        """SQL proving a raw value is already canonical, so the row needs no mapping (the high-cardinality
+        types). Must imply: the Python normalizer returns Outcome(raw, 'valid') (tests check)."""
+        kind = e.normalizer
+        if kind == "identifier":
+            return fp.identifier_valid_sql(x)
+        if kind in ("integer", "decimal"):
+            return fp.number_valid_sql(x, kind, e.min, e.max)
+        if kind in ("date", "datetime"):
+            return fp.datetime_valid_sql(x, kind, b.date_formats, e.min, "" if e.max == RECEIVED else e.max)
+        if kind == "id_number":
+            return fp.resident_id_valid_sql(x)
+        return None
+
     # -- value outcomes ----------------------------------------------------------------------------
 
     def record_outcomes(self, entity: str, source_id: str, e: DataElement, dist: str, m: str) -> None:
+        sentinel = ql(VALID_SENTINEL)
         base = (
             f"SELECT {ql(entity)} AS entity, {ql(e.element)} AS element, {ql(source_id)} AS source_id, "
-            "d.raw, m.value, coalesce(m.outcome, 'missing') AS outcome, m.rule, m.reason_code, d.n, "
-            f"d.first_seen, d.last_seen FROM {dist} d LEFT JOIN {m} m ON d.raw = m.raw"
+            f"CASE WHEN d.raw = {sentinel} THEN NULL ELSE d.raw END AS raw, m.value, "
+            f"CASE WHEN d.raw = {sentinel} THEN 'valid' ELSE coalesce(m.outcome, 'missing') END AS outcome, "
+            f"m.rule, m.reason_code, d.n, d.first_seen, d.last_seen FROM {dist} d LEFT JOIN {m} m ON d.raw = m.raw"
         )
         if e.pii or e.normalizer == "id_number":
             sql = (
@@ -355,9 +358,13 @@ class _Run:
                         f"CAST(NULL AS VARCHAR) AS {qi(name + '__orc')}",
                     ]
                 continue
+            x = b.raw_sql
+            pred = self.valid_predicate(e, b, x)
             dist = self.tmp("dist")
+            # values the predicate proves canonical are counted in one sentinel group, never mapped
+            key = f"CASE WHEN {pred} THEN {ql(VALID_SENTINEL)} ELSE {x} END" if pred else x
             self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {dist} AS SELECT {b.raw_sql} AS raw, count(*) AS n, "
+                f"CREATE OR REPLACE TEMP TABLE {dist} AS SELECT {key} AS raw, count(*) AS n, "
                 f"min(f.received_at) AS first_seen, max(f.received_at) AS last_seen "
                 f"FROM {raw_name} r LEFT JOIN _std_files f ON r._file_id = f.file_id GROUP BY ALL"
             )
@@ -367,19 +374,38 @@ class _Run:
             ):  # recorded per (name, code)
                 self.record_outcomes(entity, source_id, e, dist, m)
             alias = f"m{len(joins)}"
-            joins.append(f"LEFT JOIN {m} {alias} ON {b.raw_sql} = {alias}.raw")
+            joins.append(f"LEFT JOIN {m} {alias} ON {x} = {alias}.raw")
+            keep_raw = e.required or name in RULE_ELEMENTS or name in RECORD_KEYS[entity]
+            if pred:
+                cols += [
+                    f"CASE WHEN {pred} THEN TRY_CAST({x} AS {e.sql_type}) ELSE TRY_CAST({alias}.value AS {e.sql_type}) "
+                    f"END AS {qi(name)}",
+                    f"CASE WHEN {x} IS NULL THEN 'missing' WHEN {pred} THEN 'valid' ELSE {alias}.outcome END "
+                    f"AS {qi(name + '__oc')}",
+                ]
+            else:
+                cols += [
+                    f"TRY_CAST({alias}.value AS {e.sql_type}) AS {qi(name)}",
+                    f"CASE WHEN {x} IS NULL THEN 'missing' ELSE {alias}.outcome END AS {qi(name + '__oc')}",
+                ]
             cols += [
-                f"TRY_CAST({alias}.value AS {e.sql_type}) AS {qi(name)}",
-                f"CASE WHEN {b.raw_sql} IS NULL THEN 'missing' ELSE {alias}.outcome END AS {qi(name + '__oc')}",
                 f"{alias}.reason_code AS {qi(name + '__rc')}",
-                f"{b.raw_sql} AS {qi(name + '__raw')}",
+                f"{x if keep_raw else 'CAST(NULL AS VARCHAR)'} AS {qi(name + '__raw')}",
             ]
             if e.normalizer == "id_number":
                 o = f"m{len(joins)}"
-                joins.append(f"LEFT JOIN {m}_other {o} ON {b.raw_sql} = {o}.raw")
+                joins.append(f"LEFT JOIN {m}_other {o} ON {x} = {o}.raw")
+                if pred:
+                    ovalue = f"CASE WHEN {pred} THEN {x} ELSE {o}.value END"
+                    ooc = (
+                        f"CASE WHEN {x} IS NULL THEN 'missing' WHEN {pred} THEN 'valid' ELSE {o}.outcome END"
+                    )
+                else:
+                    ovalue = f"{o}.value"
+                    ooc = f"CASE WHEN {x} IS NULL THEN 'missing' ELSE {o}.outcome END"
                 cols += [
-                    f"{o}.value AS {qi(name + '__ovalue')}",
-                    f"CASE WHEN {b.raw_sql} IS NULL THEN 'missing' ELSE {o}.outcome END AS {qi(name + '__ooc')}",
+                    f"{ovalue} AS {qi(name + '__ovalue')}",
+                    f"{ooc} AS {qi(name + '__ooc')}",
                     f"{o}.reason_code AS {qi(name + '__orc')}",
                 ]
         return (
@@ -431,10 +457,10 @@ class _Run:
             )
             selects.append(f"SELECT {empty} WHERE false")
         stage0 = f"_std_stage0_{entity}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {stage0} AS " + " UNION ALL BY NAME ".join(selects))
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {stage0} AS " + " UNION ALL BY NAME ".join(selects))
         stage = f"_std_stage_{entity}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS {self.resolve_sql(entity, stage0, elements)}")
-        con.execute(f"DROP TABLE {stage0}")
+        con.execute(f"DROP VIEW {stage0}")
         self.person_key_outcomes(entity, stage, elements)
         dx = self.diagnosis_maps(entity, stage) if self._has(elements, "diagnosis_name") else None
         self.quarantine(entity, stage, elements)
@@ -747,7 +773,7 @@ class _Run:
             f"CREATE OR REPLACE TABLE std.{qi(entity)} AS SELECT {', '.join(out)} FROM {stage} s "
             + " ".join(joins)
             + f" ANTI JOIN {problems} p ON s.source_id = p.source_id AND s.file_id = p.file_id "
-            "AND s.row_number = p.row_number ORDER BY s.source_id, s.file_id, s.row_number"
+            "AND s.row_number = p.row_number"
         )
         if entity == "visits":
             cols = ", ".join(f"CAST(NULL AS {t}) AS {qi(c)}" for c, t in VISIT_DX_COLUMNS)
@@ -755,7 +781,7 @@ class _Run:
                 "SELECT v.visit_id, v.institution_code, CAST(d.seq AS INTEGER) AS seq, "
                 + ", ".join(f"CAST(d.{qi(c)} AS {t}) AS {qi(c)}" for c, t in VISIT_DX_COLUMNS)
                 + f" FROM std.visits v JOIN {dx} d ON d._dx_name IS NOT DISTINCT FROM v.diagnosis_name "
-                "AND d._dx_code IS NOT DISTINCT FROM v.diagnosis_code ORDER BY v.institution_code, v.visit_id, d.seq"
+                "AND d._dx_code IS NOT DISTINCT FROM v.diagnosis_code"
                 if dx is not None
                 else f"SELECT NULL::VARCHAR AS visit_id, NULL::VARCHAR AS institution_code, NULL::INTEGER AS seq, "
                 f"{cols} WHERE false"

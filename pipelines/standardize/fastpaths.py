@@ -90,7 +90,9 @@ def datetime_fastpath_sql(table: str, kind: str, formats: Sequence[str], lo: str
     """
 
 
-_ID_SUM = " + ".join(f"{w} * CAST(substr(raw, {i + 1}, 1) AS INTEGER)" for i, w in enumerate(nz.ID_WEIGHTS))
+_ID_SUM = " + ".join(
+    f"{w} * TRY_CAST(substr(raw, {i + 1}, 1) AS INTEGER)" for i, w in enumerate(nz.ID_WEIGHTS)
+)
 
 
 def resident_id_fastpath_sql(table: str) -> str:
@@ -115,6 +117,69 @@ def resident_id_fastpath_sql(table: str) -> str:
         FROM base
     )
     """
+
+
+# ---------------------------------------------------------------------------------------------
+# Valid predicates: SQL over one raw value expression ``x`` that is true only when the Python
+# normalizer would return Outcome(x, "valid"). Rows they accept skip the distinct-value mapping.
+# ---------------------------------------------------------------------------------------------
+
+
+def identifier_valid_sql(x: str) -> str:
+    nulls = ", ".join(_q(s) for s in nz.NULL_SPELLINGS)
+    return (
+        f"(regexp_full_match({x}, '[!-~]+') AND NOT regexp_full_match({x}, '[0-9]+\\.0+') "
+        f"AND upper({x}) NOT IN ({nulls}))"
+    )
+
+
+def number_valid_sql(x: str, kind: str, lo: str = "", hi: str = "") -> str:
+    # at most 13 significant digits, so that the float formatting of the Python spec is exact
+    pattern = "0|[1-9][0-9]{0,9}" if kind == "integer" else "(0|[1-9][0-9]{0,8})(\\.[0-9]{0,3}[1-9])?"
+    parts = [f"regexp_full_match({x}, {_q(pattern)})"]
+    if lo:
+        parts.append(f"TRY_CAST({x} AS DOUBLE) >= {float(lo)}")
+    if hi:
+        parts.append(f"TRY_CAST({x} AS DOUBLE) <= {float(hi)}")
+    return "(" + " AND ".join(parts) + ")"
+
+
+_CANONICAL_SAMPLE = {"date": "2025-03-01", "datetime": "2025-03-01 09:05:00"}
+
+
+def datetime_valid_sql(
+    x: str, kind: str, formats: Sequence[str] = (), lo: str = "", hi: str = ""
+) -> str | None:
+    """Already canonical (ISO) dates/date-times. None when a source hint format could read an ISO
+    string differently (it is tried first by the spec)."""
+    canonical = nz.CANONICAL_DATE if kind == "date" else nz.CANONICAL_DATETIME
+    sample = _CANONICAL_SAMPLE[kind]
+    for fmt in formats:
+        if fmt != canonical and nz._shape(fmt).fullmatch(sample):
+            return None
+    shape = "[0-9]{4}-[0-9]{2}-[0-9]{2}" + (" [0-9]{2}:[0-9]{2}:[0-9]{2}" if kind == "datetime" else "")
+    ts = f"try_strptime({x}, {_q(canonical)})"
+    parts = [f"regexp_full_match({x}, {_q(shape)})", f"{ts} IS NOT NULL"]
+    if lo:
+        parts.append(f"{ts} >= TIMESTAMP {_q(lo)}")
+    if hi:
+        parts.append(f"{ts} < TIMESTAMP {_q(hi)} + INTERVAL 1 DAY")
+    return "(" + " AND ".join(parts) + ")"
+
+
+def _id_sum(x: str) -> str:
+    return " + ".join(
+        f"{w} * TRY_CAST(substr({x}, {i + 1}, 1) AS INTEGER)" for i, w in enumerate(nz.ID_WEIGHTS)
+    )
+
+
+def resident_id_valid_sql(x: str) -> str:
+    born = f"try_cast(substr({x}, 7, 4) || '-' || substr({x}, 11, 2) || '-' || substr({x}, 13, 2) AS DATE)"
+    return (
+        f"(regexp_full_match({x}, '[0-9]{{17}}[0-9X]') "
+        f"AND substr({_q(nz.ID_CHECK_CHARS)}, (({_id_sum(x)}) % 11) + 1, 1) = right({x}, 1) "
+        f"AND {born} <= current_date AND year({born}) >= 1880)"
+    )
 
 
 OUTCOME_COLUMNS = ["raw", "value", "outcome", "rule", "reason_code"]

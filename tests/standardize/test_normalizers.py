@@ -398,3 +398,58 @@ def test_excel_serial_boundaries():
     assert nz.normalize_datetime("20000", kind="date").value == (
         datetime(1899, 12, 30) + timedelta(days=20000)
     ).strftime("%Y-%m-%d")
+
+
+# --------------------------------------------------------------------------- valid predicates imply "valid"
+
+number_like = st.one_of(
+    st.integers(-5, 10**12).map(str),
+    st.decimals(0, 10**9, places=4, allow_nan=False).map(str),
+    st.from_regex(r"[0-9]{1,6}(\.[0-9]{1,6})?", fullmatch=True),
+)
+identifier_like = st.one_of(st.from_regex(r"[A-Za-z0-9._-]{1,12}", fullmatch=True), st.text(max_size=8))
+
+
+def _accepted(sql_fn, values):
+    _con.execute("CREATE OR REPLACE TEMP TABLE p (raw VARCHAR)")
+    _con.executemany("INSERT INTO p VALUES (?)", [[v] for v in values])
+    return [r[0] for r in _con.execute(f"SELECT raw FROM p WHERE {sql_fn('raw')}").fetchall()]
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(st.one_of(date_like, moments.map(lambda m: m.strftime("%Y-%m-%d"))), min_size=1, max_size=25))
+def test_property_datetime_valid_predicate_implies_valid(values):
+    for kind in ("date", "datetime"):
+        for raw in _accepted(
+            lambda x, kind=kind: fp.datetime_valid_sql(x, kind, (), "1950-01-01", "2030-12-31"), values
+        ):
+            assert nz.normalize_datetime(raw, kind=kind, lo="1950-01-01", hi="2030-12-31") == nz.Outcome(
+                raw, "valid"
+            )
+
+
+def test_datetime_valid_predicate_is_off_when_a_hint_could_read_iso_differently():
+    assert fp.datetime_valid_sql("raw", "date", ("%Y-%d-%m",)) is None
+    assert fp.datetime_valid_sql("raw", "date", ("%Y年%m月%d日", "%Y%m%d")) is not None
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(id_like, min_size=1, max_size=25))
+def test_property_resident_id_valid_predicate_implies_valid(values):
+    accepted = _accepted(fp.resident_id_valid_sql, values)
+    for raw in values:
+        assert (raw in accepted) == (nz.normalize_resident_id(raw) == nz.Outcome(raw, "valid")), raw
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(number_like, min_size=1, max_size=25), st.sampled_from(["integer", "decimal"]))
+def test_property_number_valid_predicate_implies_valid(values, kind):
+    for raw in _accepted(lambda x: fp.number_valid_sql(x, kind, "0", "100000"), values):
+        assert nz.normalize_number(raw, kind=kind, lo="0", hi="100000") == nz.Outcome(raw, "valid"), raw
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(identifier_like, min_size=1, max_size=25))
+def test_property_identifier_valid_predicate_implies_valid(values):
+    for raw in _accepted(fp.identifier_valid_sql, values):
+        assert nz.normalize_identifier(raw) == nz.Outcome(raw, "valid"), raw
