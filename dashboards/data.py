@@ -328,21 +328,29 @@ def referral_level_flows(period=None, county=None, setting=None) -> pd.DataFrame
     )
 
 
-def referral_institution_flows(period=None, county=None, setting=None) -> pd.DataFrame | Missing:
-    w = _referral_where(period, county, setting, alias="f")
+def referral_institution_flows(
+    period=None, county=None, setting=None, top: int = 500
+) -> pd.DataFrame | Missing:
+    """The ``top`` largest institution-to-institution flows (a city has ~10^5 pairs)."""
+    w = _referral_where(period, county, setting)
     return query(
         f"""
-        select f.direction,
-               coalesce(a.institution_name, f.from_institution_code) as from_name,
-               coalesce(b.institution_name, f.to_institution_code) as to_name,
-               f.same_alliance, count(*) as n
-        from marts.fct_referrals f
-        left join marts.dim_institutions a on a.institution_code = f.from_institution_code
-        left join marts.dim_institutions b on b.institution_code = f.to_institution_code
-        {w.sql}
-        group by all order by n desc, from_name, to_name
+        with top as (
+            select direction, from_institution_code, to_institution_code, same_alliance, count(*) as n
+            from marts.fct_referrals {w.sql}
+            group by all order by n desc, from_institution_code, to_institution_code
+            limit ?
+        )
+        select t.direction,
+               coalesce(a.institution_name, t.from_institution_code) as from_name,
+               coalesce(b.institution_name, t.to_institution_code) as to_name,
+               t.same_alliance, t.n
+        from top t
+        left join marts.dim_institutions a on a.institution_code = t.from_institution_code
+        left join marts.dim_institutions b on b.institution_code = t.to_institution_code
+        order by t.n desc, from_name, to_name
         """,
-        tuple(w.params),
+        (*w.params, top),
     )
 
 

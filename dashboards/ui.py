@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from collections.abc import Iterable, Sequence
@@ -67,6 +68,17 @@ def relabel(df: pd.DataFrame) -> pd.DataFrame:
     return df.rename(columns={c: names.get(c, c) for c in df.columns})
 
 
+MAX_SHOWN_ROWS = 1000  # a browser table beyond this is unreadable and slow; downloads hold every row
+
+
+def for_display(
+    df: pd.DataFrame, people_cols: Iterable[str] = (), mask_cols: Iterable[str] = ()
+) -> pd.DataFrame:
+    """The small-cell rule, masking and Chinese headers: what is shown and what is downloaded."""
+    out = privacy.mask_columns(privacy.suppress_counts(df, people_cols), mask_cols)
+    return relabel(out).reset_index(drop=True)
+
+
 def show_table(
     df: pd.DataFrame,
     key: str,
@@ -76,31 +88,47 @@ def show_table(
     mask_cols: Iterable[str] = (),
     height: int | None = None,
 ) -> pd.DataFrame:
-    """Show a table and its CSV/Excel downloads; people counts pass the small-cell rule first.
+    """Show a table with CSV and Excel downloads; people counts pass the small-cell rule first.
 
-    Returns the exact frame shown and downloaded (Chinese headers).
+    At most ``MAX_SHOWN_ROWS`` rows are shown; the downloads hold all rows and are built only when
+    clicked (deferred), so a large table costs the page nothing. Returns the frame shown.
     """
-    shown = privacy.mask_columns(privacy.suppress_counts(df, people_cols), mask_cols)
-    shown = relabel(shown).reset_index(drop=True)
+    people_cols, mask_cols = tuple(people_cols), tuple(mask_cols)
+    shown = for_display(df.head(MAX_SHOWN_ROWS), people_cols, mask_cols)
     if title:
         st.markdown(f"**{title}**")
     kwargs = {"height": height} if height else {}
     st.dataframe(shown, hide_index=True, width="stretch", **kwargs)
+    if len(df) > MAX_SHOWN_ROWS:
+        st.caption(f"共 {len(df):,} 行，此处显示前 {MAX_SHOWN_ROWS:,} 行；下载文件包含全部行。")
     name = title or key
+    full = df if len(df) > MAX_SHOWN_ROWS else None
     c1, c2, _ = st.columns([1, 1, 4])
     c1.download_button(
-        "下载 CSV", to_csv_bytes(shown), file_name=f"{name}.csv", mime="text/csv", key=f"{key}_csv",
+        "下载 CSV",
+        functools.partial(_csv_of, shown, full, people_cols, mask_cols),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
         on_click="ignore",
-    )  # fmt: skip
+    )
     c2.download_button(
         "下载 Excel",
-        to_excel_bytes(shown, name),
+        functools.partial(_excel_of, shown, full, people_cols, mask_cols, name),
         file_name=f"{name}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"{key}_xlsx",
         on_click="ignore",
     )
     return shown
+
+
+def _csv_of(shown, full, people_cols, mask_cols) -> bytes:
+    return to_csv_bytes(shown if full is None else for_display(full, people_cols, mask_cols))
+
+
+def _excel_of(shown, full, people_cols, mask_cols, name) -> bytes:
+    return to_excel_bytes(shown if full is None else for_display(full, people_cols, mask_cols), name)
 
 
 # --------------------------------------------------------------------------- filters

@@ -103,7 +103,7 @@ if not ui.is_missing(inst_flows, "机构间流向"):
     ui.show_table(
         inst_flows[["direction_name", "from_name", "to_name", "same_alliance_text", "n"]],
         key="rf_inst",
-        title="机构间流向",
+        title="机构间流向（人次最多的 500 条）",
         people_cols=["n"],
     )
 

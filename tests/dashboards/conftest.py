@@ -39,9 +39,10 @@ def open_page(published):
     from streamlit.testing.v1 import AppTest
 
     def _open(page: str | None = None):
-        at = AppTest.from_file(str(APP), default_timeout=30).run()
+        at = AppTest.from_file(str(APP), default_timeout=30)
         if page:
-            at.switch_page(f"views/{page}.py").run()
+            at.switch_page(f"views/{page}.py")
+        at.run()
         assert not at.exception, [e.message for e in at.exception]
         return at
 
