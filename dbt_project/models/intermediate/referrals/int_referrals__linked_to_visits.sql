@@ -3,12 +3,15 @@
 -- the referral's receiving institution. An inpatient referral prefers an admission. For a referral
 -- recognised from a discharge disposition (no receiving institution on record) the receiving side
 -- is any other institution of the expected level: level 1 after disposition 3 (转社区/乡镇卫生院),
--- a lower level for another down-referral, a higher level for an up-referral.
+-- a lower level for another down-referral, a higher level for an up-referral. A referral the
+-- receiver returned, or the patient cancelled, has no receiving visit (a later visit there is a
+-- visit of its own).
 with
 
 referrals as (
 
     select * from {{ ref('int_referrals__unioned') }}
+    where coalesce(final_status, 'requested') not in ('returned', 'cancelled')
 
 ),
 
