@@ -302,6 +302,10 @@ class _Run:
             return fp.datetime_valid_sql(x, kind, b.date_formats, e.min, "" if e.max == RECEIVED else e.max)
         if kind == "id_number":
             return fp.resident_id_valid_sql(x)
+        if kind == "phone":
+            return fp.phone_valid_sql(x)
+        if kind == "pii_drop":
+            return fp.present_valid_sql(x)
         return None
 
     # -- value outcomes ----------------------------------------------------------------------------
@@ -335,11 +339,12 @@ class _Run:
         """One SELECT over a raw table producing the stage columns for every element of the entity."""
         elements = self.std.entity_elements(entity, ("canonical",))
         joins = []
+        preds: list[str] = []
         cols = [
             f"{ql(source_id)} AS source_id",
             "r._file_id AS file_id",
             "CAST(r._row_number AS BIGINT) AS row_number",
-            "f.received_at AS _received_at",
+            "r._std_received_at AS _received_at",
         ]
         for e in elements:
             name = e.element
@@ -359,10 +364,14 @@ class _Run:
                     ]
                 continue
             x = b.raw_sql
-            pred = self.valid_predicate(e, b, x)
+            pred_sql = self.valid_predicate(e, b, x)
             dist = self.tmp("dist")
             # values the predicate proves canonical are counted in one sentinel group, never mapped
-            key = f"CASE WHEN {pred} THEN {ql(VALID_SENTINEL)} ELSE {x} END" if pred else x
+            key = f"CASE WHEN {pred_sql} THEN {ql(VALID_SENTINEL)} ELSE {x} END" if pred_sql else x
+            pred = None
+            if pred_sql:  # evaluated once per row in the inner select, used by several stage columns
+                pred = f"r._std_p{len(preds)}"
+                preds.append(f"{pred_sql} AS _std_p{len(preds)}")
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {dist} AS SELECT {key} AS raw, count(*) AS n, "
                 f"min(f.received_at) AS first_seen, max(f.received_at) AS last_seen "
@@ -409,7 +418,9 @@ class _Run:
                     f"{o}.reason_code AS {qi(name + '__orc')}",
                 ]
         return (
-            f"SELECT {', '.join(cols)} FROM {raw_name} r LEFT JOIN _std_files f ON r._file_id = f.file_id "
+            f"SELECT {', '.join(cols)} FROM (SELECT r.*, f.received_at AS _std_received_at"
+            + "".join(", " + p for p in preds)
+            + f" FROM {raw_name} r LEFT JOIN _std_files f ON r._file_id = f.file_id) r "
             + " ".join(joins)
         )
 

@@ -182,6 +182,21 @@ def resident_id_valid_sql(x: str) -> str:
     )
 
 
+def phone_valid_sql(x: str) -> str:
+    """Canonical mobiles (11 digits) and fixed lines (0AA-/0AAA- and 7-8 digits)."""
+    return f"regexp_full_match({x}, '1[3-9][0-9]{{9}}|0[12][0-9]-[0-9]{{7,8}}|0[3-9][0-9]{{2}}-[0-9]{{7,8}}')"
+
+
+# what Python's str.strip() removes, for RE2
+_PY_WS = "[\\s\\p{Z}\\x{1c}-\\x{1f}\\x{85}\\x{0b}]"
+
+
+def present_valid_sql(x: str) -> str:
+    """Free text / names that need no change: no surrounding whitespace, not a null spelling."""
+    nulls = ", ".join(_q(s) for s in nz.NULL_SPELLINGS)
+    return f"(length({x}) > 0 AND NOT regexp_matches({x}, '^{_PY_WS}|{_PY_WS}$') AND upper({x}) NOT IN ({nulls}))"
+
+
 OUTCOME_COLUMNS = ["raw", "value", "outcome", "rule", "reason_code"]
 
 

@@ -453,3 +453,26 @@ def test_property_number_valid_predicate_implies_valid(values, kind):
 def test_property_identifier_valid_predicate_implies_valid(values):
     for raw in _accepted(fp.identifier_valid_sql, values):
         assert nz.normalize_identifier(raw) == nz.Outcome(raw, "valid"), raw
+
+
+phone_like = st.one_of(
+    st.from_regex(r"1[0-9]{10}", fullmatch=True),
+    st.from_regex(r"0[0-9]{2,3}-?[0-9]{6,9}", fullmatch=True),
+    st.from_regex(r"(\+86 ?)?1[3-9][0-9]{9}", fullmatch=True),
+)
+name_like = st.one_of(st.text(max_size=6), st.sampled_from(["张三", " 李四", "王五\u3000", "NULL", "a  b"]))
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(phone_like, min_size=1, max_size=25))
+def test_property_phone_valid_predicate_implies_valid(values):
+    for raw in _accepted(fp.phone_valid_sql, values):
+        assert nz.normalize_phone(raw) == nz.Outcome(raw, "valid"), raw
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(name_like, min_size=1, max_size=25))
+def test_property_present_valid_predicate_equals_valid(values):
+    accepted = _accepted(fp.present_valid_sql, values)
+    for raw in values:
+        assert (raw in accepted) == (nz.normalize_present(raw) == nz.Outcome(raw, "valid")), repr(raw)
