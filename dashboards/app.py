@@ -12,7 +12,7 @@ import streamlit as st
 st.set_page_config(page_title="分级诊疗与双向转诊数据看板", layout="wide")
 
 PAGES = [
-    st.Page("views/overview.py", title="总览", url_path="overview", default=True),
+    st.Page("views/overview.py", title="总览", default=True),  # the default page is served at /
     st.Page("views/referrals.py", title="转诊流向", url_path="referrals"),
     st.Page("views/institutions.py", title="机构与区县", url_path="institutions"),
     st.Page("views/chronic.py", title="慢病管理", url_path="chronic"),

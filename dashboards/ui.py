@@ -185,6 +185,10 @@ def county_filter(key: str) -> str | None:
 # --------------------------------------------------------------------------- indicator cards
 
 
+def _txt(v: object, empty: str = "—") -> str:
+    return empty if v is None or (not isinstance(v, str) and pd.isna(v)) or v == "" else str(v)
+
+
 def target_text(target: object, direction: object, unit: object) -> str:
     if target is None or pd.isna(target):
         return "无目标值"
@@ -221,11 +225,24 @@ def mom_delta(row: pd.Series) -> str | None:
 def definition_popover(row: pd.Series, key: str) -> None:
     with st.popover("指标定义", key=key):
         st.markdown(f"**{row['name_zh']}**（{row['indicator_id']}，单位：{row['unit']}）")
-        st.markdown(str(row.get("definition_zh") or ""))
-        st.markdown(f"- 分子：{row.get('numerator_zh') or '—'}\n- 分母：{row.get('denominator_zh') or '—'}")
+        st.markdown(_txt(row.get("definition_zh"), ""))
+        st.markdown(f"- 分子：{_txt(row.get('numerator_zh'))}\n- 分母：{_txt(row.get('denominator_zh'))}")
         st.markdown(f"- {target_text(row.get('target'), row.get('direction'), row.get('unit'))}")
-        if row.get("source"):
+        if _txt(row.get("source"), ""):
             st.caption(f"依据：{row['source']}")
+
+
+def definitions_expander(registry: pd.DataFrame, key: str, label: str = "指标定义") -> None:
+    """The registry's definitions of the indicators a page shows, one click away."""
+    if isinstance(registry, data.Missing) or registry.empty:
+        return
+    with st.expander(label):
+        for _, row in registry.iterrows():
+            st.markdown(
+                f"**{row['name_zh']}**（{row['unit']}）：{_txt(row.get('definition_zh'), '')}  \n"
+                f"分子：{_txt(row.get('numerator_zh'))}；分母：{_txt(row.get('denominator_zh'))}；"
+                f"{target_text(row.get('target'), row.get('direction'), row.get('unit'))}"
+            )
 
 
 def indicator_cards(cards: pd.DataFrame, key: str, per_row: int = 4) -> None:

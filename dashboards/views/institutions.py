@@ -24,6 +24,9 @@ indicator = st.sidebar.selectbox(
     "排名指标", list(registry["indicator_id"]), format_func=name_of.get, key="in_ind"
 )
 reg_row = registry.set_index("indicator_id").loc[indicator]
+ui.definitions_expander(
+    registry[registry["indicator_id"] == indicator], key="in_defs", label=f"指标定义：{reg_row['name_zh']}"
+)
 
 
 def _display(df: pd.DataFrame) -> pd.DataFrame:

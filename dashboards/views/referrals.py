@@ -45,6 +45,7 @@ def _hours(direction: str, col: str, n_col: str) -> str:
     return privacy.format_value(by_dir.loc[direction, col], "小时", None, by_dir.loc[direction, n_col])
 
 
+ui.definitions_expander(data.topic_indicators("referrals"), key="rf_defs", label="指标定义（转诊类指标口径）")
 n_up, n_down = _get("up", "n"), _get("down", "n")
 k = st.columns(4)
 k[0].metric("上转人次", privacy.format_count(n_up))

@@ -148,6 +148,12 @@ def test_referrals_kpis_flows_reasons_and_small_cells(open_page):
     assert row(fd, 机构="东湖镇卫生院")["24小时联系率"] == "100.0%"
     assert row(fd, 机构="东湖社区卫生服务中心")["24小时内联系人次"] == "<5"  # 0 of 5 within 24 h
     assert_downloads(at, 6)
+    # the referral indicators' definitions are one click away
+    assert at.expander[0].label == "指标定义（转诊类指标口径）"
+    assert any(
+        md.value.startswith("**上转退回率**（%）：被接收方退回的上转单占全部上转单的比例。")
+        for md in at.expander[0].markdown
+    )
 
 
 def test_referrals_county_and_period_filters(open_page):
