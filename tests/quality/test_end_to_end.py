@@ -41,9 +41,11 @@ def _truth_dirty(con: duckdb.DuckDBPyConnection, out, kind: str) -> set[tuple[st
 
 
 def _pipeline(con, out, sources) -> None:
+    """Land two of the dialects (Chinese-header GB18030 CSV and an English-header one) and standardize visits:
+    enough for the visit checks, and it keeps the test quick."""
     load_registry(con, out / "registry")
-    land_inbox(con, out / "inbox", sources, log=lambda _m: None)
-    standardize_all(con, sources, b"q" * 32, log=lambda _m: None, diagnosis=False)
+    land_inbox(con, out / "inbox", sources, source_ids=["his_a", "his_b"], log=lambda _m: None)
+    standardize_all(con, sources, b"q" * 32, entities=["visits"], log=lambda _m: None, diagnosis=False)
 
 
 def test_two_deliveries_give_a_history_with_exact_deltas(tmp_path):
@@ -55,7 +57,10 @@ def test_two_deliveries_give_a_history_with_exact_deltas(tmp_path):
     first = run_quality(con, "run1", log=lambda _m: None)
     expected1 = {kind: _truth_dirty(con, out, kind) for kind in DIRT_CHECKS}
     for kind, check_id in DIRT_CHECKS.items():
-        assert first.overall(check_id).violating_rows == len(expected1[kind]) > 0, check_id
+        assert first.overall(check_id).violating_rows == len(expected1[kind]), check_id
+    assert (
+        len(expected1["id_check_digit"]) > 10 and len(expected1["future_date"]) > 0
+    )  # the tiny region has dirt
     # the drill-down lists exactly the rows the generator dirtied
     listed = violating_rows(con, "raw_visits_id_checksum", limit=1000)
     assert (
@@ -69,7 +74,7 @@ def test_two_deliveries_give_a_history_with_exact_deltas(tmp_path):
         "std_visits_institution_known",
     ):
         r = first.overall(check_id)
-        assert (r.violating_rows, r.status) == (0, "pass") and r.denominator > 50, check_id
+        assert (r.violating_rows, r.status) == (0, "pass") and r.denominator > 20, check_id
     assert first.passed
 
     # the second delivery: corrected re-sends and the next day's files
