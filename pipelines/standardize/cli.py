@@ -80,8 +80,25 @@ def _accuracy(args: argparse.Namespace) -> int:
         s = summary(con)
     finally:
         con.close()
-    show = df if args.all else df[df["element"] == "(record)"]
-    with_pd_options(lambda: print(show.to_string(index=False)))
+    if args.all:
+        with_pd_options(lambda: print(df.to_string(index=False)))
+    else:
+        by_element = (
+            df[df["element"] != "(record)"]
+            .groupby(["entity", "element"], as_index=False)[
+                ["records", "correct_before", "correct_after", "recoverable", "correct_after_recoverable"]
+            ]
+            .sum()
+        )
+        by_element["accuracy_before"] = (by_element.correct_before / by_element.records).round(4)
+        by_element["accuracy_after"] = (by_element.correct_after / by_element.records).round(4)
+        by_element["accuracy_after_recoverable"] = (
+            by_element.correct_after_recoverable / by_element.recoverable.where(by_element.recoverable > 0)
+        ).round(4)
+        print("per element, all sources:")
+        with_pd_options(lambda: print(by_element.to_string(index=False)))
+        print("\nper source, whole records:")
+        with_pd_options(lambda: print(df[df["element"] == "(record)"].to_string(index=False)))
     print()
     print(
         f"values: {s['values']}  accuracy before {s['value_accuracy_before']:.2%}  after {s['value_accuracy_after']:.2%}"
@@ -131,7 +148,7 @@ def register(subparsers) -> None:
     acc = group.add_parser("accuracy", help="accuracy before/after standardization against the truth")
     acc.add_argument("--data-dir", default=None, help="data directory holding warehouse/ and truth/")
     acc.add_argument("--sources-dir", default=None, help="source registry folder (default: sources/)")
-    acc.add_argument("--all", action="store_true", help="print every element, not only the record-level rows")
+    acc.add_argument("--all", action="store_true", help="print every (source, entity, element) row")
     acc.set_defaults(handler=_accuracy)
 
     try:
