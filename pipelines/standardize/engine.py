@@ -20,7 +20,7 @@ import pyarrow as pa
 from pipelines.ingest.registry import SourceConfig
 from pipelines.standardize import fastpaths as fp
 from pipelines.standardize import normalizers as nz
-from pipelines.standardize.secret import person_keys
+from pipelines.standardize.secret import hmac_pads
 from pipelines.standardize.standard import (
     RECORD_KEYS,
     DataElement,
@@ -735,21 +735,16 @@ class _Run:
         derived = {e.element: e for e in self.std.elements if e.entity == entity and e.layer == "derived"}
         if "person_key" in derived:
             pk = f"_std_pk_{entity}"
-            ids = [
-                r[0]
-                for r in con.execute(
-                    f"SELECT DISTINCT patient_id_number FROM {stage} WHERE patient_id_number IS NOT NULL"
-                ).fetchall()
-            ]
-            tbl = pa.table(
-                {
-                    "id": pa.array(ids, pa.string()),
-                    "person_key": pa.array(person_keys(self.secret, ids), pa.string()),
-                }
+            # HMAC-SHA256 in SQL over the distinct IDs; the pads travel as parameters, never as SQL text
+            con.execute("CREATE OR REPLACE TEMP TABLE _std_pads (ipad BLOB, opad BLOB)")
+            con.execute("INSERT INTO _std_pads VALUES (?, ?)", list(hmac_pads(self.secret)))
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {pk} AS SELECT d.id, "
+                "sha256(p.opad || unhex(sha256(p.ipad || encode(d.id)))) AS person_key "
+                f"FROM (SELECT DISTINCT patient_id_number AS id FROM {stage} WHERE patient_id_number IS NOT NULL) d "
+                "CROSS JOIN _std_pads p"
             )
-            con.register("_std_pk_rows", tbl)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {pk} AS SELECT * FROM _std_pk_rows")
-            con.unregister("_std_pk_rows")
+            con.execute("DROP TABLE _std_pads")
             joins.append(f"LEFT JOIN {pk} pk ON pk.id = s.patient_id_number")
             out.append("pk.person_key")
         if "age_years" in derived:

@@ -42,6 +42,14 @@ def person_key(secret: bytes, id_number: str) -> str:
     return hmac.new(secret, id_number.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def hmac_pads(secret: bytes) -> tuple[bytes, bytes]:
+    """(inner, outer) HMAC-SHA256 pads, so that SQL can compute
+    sha256(outer || sha256(inner || message)) == person_key(secret, message) without the secret in SQL."""
+    key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
+    key = key.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
 def person_keys(secret: bytes, id_numbers: Iterable[str]) -> list[str]:
     proto = hmac.new(secret, digestmod=hashlib.sha256)
     out = []

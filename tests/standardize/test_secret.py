@@ -6,7 +6,17 @@ import hashlib
 import hmac
 import stat
 
-from pipelines.standardize.secret import SECRET_FILE, load_or_create_secret, person_key, person_keys
+import duckdb
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipelines.standardize.secret import (
+    SECRET_FILE,
+    hmac_pads,
+    load_or_create_secret,
+    person_key,
+    person_keys,
+)
 
 
 def test_created_once_private_and_stable(tmp_path, capsys):
@@ -28,3 +38,18 @@ def test_person_key_is_hmac_sha256_of_the_id():
         hmac.new(secret, b"120103198806018241", hashlib.sha256).hexdigest(),
     ]
     assert person_key(b"t" * 32, "360426199101010071") != expected
+
+
+@given(st.binary(min_size=16, max_size=100), st.lists(st.text(max_size=20), min_size=1, max_size=10))
+@settings(max_examples=30, deadline=None)
+def test_property_sql_hmac_from_pads_equals_python_hmac(secret, ids):
+    ipad, opad = hmac_pads(secret)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE pads (ipad BLOB, opad BLOB)")
+    con.execute("INSERT INTO pads VALUES (?, ?)", [ipad, opad])
+    got = [
+        con.execute("SELECT sha256(opad || unhex(sha256(ipad || encode(?)))) FROM pads", [i]).fetchall()[0][0]
+        for i in ids
+    ]
+    assert got == person_keys(secret, ids)
+    con.close()
