@@ -259,10 +259,8 @@ def bench_scale(scale: str, with_extras: bool) -> dict:
         if day_dir.exists():
             shutil.rmtree(day_dir)
         generate_day(
-            region, day, scale=scale, seed=SEED, out=day_dir
-        ) if "out" in generate_day.__code__.co_varnames else generate_day(
             day_dir, day, scale=scale, seed=SEED
-        )
+        )  # writes day_dir/inbox/<source>/<entity>_<YYYYMMDD>.*
         added = 0
         for f in (day_dir / "inbox").glob("*/*"):
             (run_dir / "inbox" / f.parent.name).mkdir(exist_ok=True)
