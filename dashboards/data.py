@@ -59,22 +59,44 @@ def snapshot_path() -> Path:
 
 
 def snapshot_target() -> str:
-    """The real file behind the ``current.duckdb`` symlink (raises SnapshotMissing)."""
+    """The snapshot file behind ``current.duckdb``, as a cache key (raises SnapshotMissing).
+
+    The key is the resolved path plus the file's inode and mtime, so a new publish is seen even when
+    it re-uses a snapshot file name (``os.replace`` of the same ``<run_id>.duckdb``).
+    """
     link = snapshot_path()
     if not link.exists():
         raise SnapshotMissing(str(link))
-    return str(link.resolve())
+    real = link.resolve()
+    stat = real.stat()
+    return f"{real}|{stat.st_ino}|{stat.st_mtime_ns}"
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _connect(target: str) -> duckdb.DuckDBPyConnection:
-    # No replacement scans: a missing table must be an error, never a Python variable of that name.
-    return duckdb.connect(target, read_only=True, config={"python_enable_replacements": False})
+    """A read-only connection to one snapshot file.
+
+    The file is ATTACHed (READ_ONLY) to a private in-memory database rather than opened with
+    ``duckdb.connect(path)``: DuckDB shares one instance per path within a process, which would keep
+    serving a replaced file of the same name. No replacement scans: a missing table is an error,
+    never a Python variable of that name.
+    """
+    path = target.split("|")[0].replace("'", "''")
+    con = duckdb.connect(":memory:", config={"python_enable_replacements": False})
+    con.execute(f"attach '{path}' as snapshot (read_only)")
+    return con
+
+
+def _cursor(target: str) -> duckdb.DuckDBPyConnection:
+    """One cursor per query (sessions run in their own threads), pointed at the snapshot catalog."""
+    cur = _connect(target).cursor()
+    cur.execute("use snapshot")
+    return cur
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=512, show_spinner=False)
 def _query(target: str, sql: str, params: tuple) -> pd.DataFrame:
-    cur = _connect(target).cursor()  # one cursor per query: sessions run in their own threads
+    cur = _cursor(target)
     try:
         return cur.execute(sql, list(params)).df()
     finally:
@@ -90,7 +112,7 @@ def query(sql: str, params: tuple = ()) -> pd.DataFrame | Missing:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def _tables(target: str) -> frozenset[str]:
-    cur = _connect(target).cursor()
+    cur = _cursor(target)
     try:
         rows = cur.execute(
             "select table_schema || '.' || table_name from information_schema.tables"
@@ -107,7 +129,8 @@ def has_table(name: str) -> bool:
 def _columns(table: str) -> set[str]:
     schema, name = table.split(".")
     df = query(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        "select column_name from information_schema.columns "
+        "where table_catalog = 'snapshot' and table_schema = ? and table_name = ?",
         (schema, name),
     )
     return set() if isinstance(df, Missing) else set(df["column_name"])

@@ -119,9 +119,9 @@ def test_excel_download_round_trips():
 
 def test_connection_is_read_only_and_never_opens_the_warehouse(published):
     target = data.snapshot_target()
-    assert target.endswith("run-20250702.duckdb")
-    con = data._connect(target)
-    with pytest.raises(duckdb.InvalidInputException, match="read-only"):
+    assert target.split("|")[0].endswith("run-20250702.duckdb")
+    con = data._cursor(target)
+    with pytest.raises(duckdb.Error, match="read-only"):
         con.execute("create table marts.x as select 1")
     assert "warehouse" not in target
 
@@ -147,6 +147,15 @@ def test_a_new_publish_is_picked_up_and_the_pipeline_is_not_blocked(tmp_path, mo
     at.run()
     assert at.caption[0].value.startswith("数据发布时间：2025-08-01 06:30 · 批次 run-20250801")
     assert {m.label: m.value for m in at.metric}["基层诊疗量占比"] == "36.1%"  # 650/1800
+    # a re-publish under the same file name (os.replace of b.duckdb) is seen too
+    third = build_fixture_warehouse(tmp_path / "snapshots" / "c.duckdb")
+    with duckdb.connect(str(third)) as con:
+        con.execute(
+            "update meta.publish_info set run_id = 'run-20250801-rerun', published_at = '2025-08-01 07:00:00'"
+        )
+    os.replace(third, second)
+    at.run()
+    assert at.caption[0].value.startswith("数据发布时间：2025-08-01 07:00 · 批次 run-20250801-rerun")
 
 
 def test_missing_tables_show_a_chinese_message_not_a_trace(tmp_path, monkeypatch):
