@@ -61,11 +61,11 @@ CREATE TABLE IF NOT EXISTS quality.mart_fitness (
 
 VIEWS = """
 CREATE OR REPLACE VIEW quality.runs AS
-SELECT run_id, max(run_at) AS run_at, any_value(stage) AS stage,
-       count(DISTINCT check_id) AS checks,
+SELECT run_id, max(run_at) AS run_at,
+       count(DISTINCT check_id) FILTER (WHERE status <> 'skipped') AS checks,
        count(DISTINCT check_id) FILTER (WHERE status = 'fail') AS checks_failed,
        count(DISTINCT check_id) FILTER (WHERE status = 'fail' AND severity = 'blocking') AS blocking_failed,
-       sum(violating_rows) FILTER (WHERE source_id = 'ALL') AS violating_rows
+       CAST(sum(violating_rows) FILTER (WHERE source_id = 'ALL') AS BIGINT) AS violating_rows
 FROM quality.check_results GROUP BY run_id;
 
 CREATE OR REPLACE VIEW quality.check_history AS

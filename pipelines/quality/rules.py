@@ -162,7 +162,7 @@ def raw_entity_relations(
             else "CAST(NULL AS VARCHAR) AS _institution",
             "_file_id AS file_id",
             "_row_number AS row_number",
-            "CAST(_file_id AS VARCHAR) || ':' || CAST(_row_number AS VARCHAR) AS _order",
+            "CAST(_file_id AS VARCHAR) || ':' || lpad(CAST(_row_number AS VARCHAR), 12, '0') AS _order",
         ]
         select += [
             f"{_text(col)} AS {q(el)}" for el, col in mapping.items() if el not in ("file_id", "row_number")
@@ -221,7 +221,7 @@ def std_relations(
     )
     src = "s.source_id" if "source_id" in cols else "CAST(NULL AS VARCHAR)"
     if "file_id" in cols and "row_number" in cols:
-        order = "CAST(s.file_id AS VARCHAR) || ':' || CAST(s.row_number AS VARCHAR)"
+        order = "CAST(s.file_id AS VARCHAR) || ':' || lpad(CAST(s.row_number AS VARCHAR), 12, '0')"
     else:
         order = f"CAST(s.{q(ent['key'])} AS VARCHAR)"
     context = tuple(
