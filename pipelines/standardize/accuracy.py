@@ -179,7 +179,8 @@ def accuracy_by_field(
                 file_join = (
                     "JOIN _acc_truth_files tf ON tf.delivery = t.delivery AND tf.source_id = t.source_id "
                     "AND tf.file_name = t.file_name "
-                    f"JOIN raw.files f ON f.sha256 = tf.sha256 AND f.source_id = t.source_id AND f.entity = {ql(entity)} "
+                    f"JOIN raw.files f ON f.sha256 = tf.sha256 AND f.file_name = t.file_name AND f.source_id = t.source_id "
+                    f"AND f.entity = {ql(entity)} "
                     "AND f.status = 'landed'"
                 )
             else:

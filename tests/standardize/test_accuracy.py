@@ -122,11 +122,17 @@ EXPECTED = {
 
 def write_truth(truth_dir, with_files_csv: bool):
     (truth_dir / "records").mkdir(parents=True)
-    table = pa.table({c: [r[i] for r in TRUTH] for i, c in enumerate(T_COLS)})
+    rows = list(TRUTH)
     if with_files_csv:
-        table = table.append_column("delivery", pa.array(["inbox"] * len(TRUTH)))
+        # the same bytes sent again under another name (the landing records it as a duplicate): its
+        # truth rows must not be counted against the landed file
+        rows += [(r[0], "visits_202503_again.csv", *r[2:]) for r in TRUTH if r[0] == "canon"]
+    table = pa.table({c: [r[i] for r in rows] for i, c in enumerate(T_COLS)})
+    if with_files_csv:
+        table = table.append_column("delivery", pa.array(["inbox"] * len(rows)))
         (truth_dir / "files.csv").write_text(
             "delivery,source_id,entity,file_name,sha256\ninbox,canon,visits,visits_202503.csv,x\n"
+            "inbox,canon,visits,visits_202503_again.csv,x\n"
             "inbox,hisb,visits,visits_202503.csv,y\nlater,hisb,visits,visits_202503.csv,z\n",
             encoding="utf-8",
         )
