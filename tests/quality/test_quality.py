@@ -231,6 +231,7 @@ def test_mart_fitness_verdicts(bad_run):
         "fct_visits": "unfit",
         "fct_referrals": "unfit",
         "fct_slot_bookings": "not_checked",
+        "fct_slot_pools": "not_checked",
         "fct_undertreated_cases": "unfit",
         "dim_institutions": "fit",
         "indicator_values": "unfit",

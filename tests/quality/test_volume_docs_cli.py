@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import duckdb
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests_quality_helpers import AS_OF, SOURCES
 
 from pipelines.cli import main
@@ -74,3 +76,33 @@ def test_cli_history_drill_and_list(tmp_path, capsys):
     assert "V1" in out and "F1" in out and "aaaaaaaa…" in out and "a" * 9 not in out
     assert main(["quality", "list"]) == 0
     assert sum(ln.startswith(("raw_", "std_")) for ln in capsys.readouterr().out.split()) == 48
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    per_day=st.integers(min_value=20, max_value=400),
+    days=st.integers(min_value=16, max_value=60),
+    offset=st.integers(min_value=0, max_value=10_000),
+)
+def test_volume_band_flags_only_a_missing_day(per_day, days, offset):
+    """Constant volume never trips the band; one day without rows after two weeks always does."""
+    from pipelines.quality.catalogue import load_catalogue
+    from pipelines.quality.rules import counts_sql, frame_sql, relations_for_suite
+
+    # a gap inside the series (the spine spans first..last day) on a day with two earlier same weekdays
+    missing_day = 14 + offset % (days - 15)
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA std")
+    con.execute(
+        f"""CREATE TABLE std.visits AS
+            SELECT 'his_t' AS source_id, CAST(DATE '2024-04-01' + CAST(i AS INTEGER) AS TIMESTAMP) AS visit_datetime
+            FROM range({days}) t(i), range({per_day}) r(k) WHERE i <> {missing_day}"""
+    )
+    cat = load_catalogue()
+    check = cat.check("std_visits_daily_volume")
+    (rel,) = relations_for_suite(con, cat, cat.suites[check.suite], {})
+    frame = frame_sql(con, rel, [check], cat, "2030-01-01 00:00:00")
+    ((_src, _inst, den, bad),) = con.execute(counts_sql(frame, [check])).fetchall()
+    con.close()
+    assert den == days - 14  # days 14.. have two earlier same-weekday days
+    assert bad == 1
