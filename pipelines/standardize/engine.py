@@ -6,6 +6,18 @@ normalizer for the rest) into a mapping table; ONE ``CREATE TABLE AS SELECT ... 
 per entity joins the mappings back. Row rules (ID cross-checks, date order, duplicate keys,
 required elements) run in SQL on that stage; rows with a problem go to std.quarantine (one row per
 problem), all others to std.<entity>. Nothing is dropped: landed = std rows + quarantined rows.
+
+Tables written (docs/design.md "DuckDB warehouse"), with these additions to the design's columns:
+- std.<entity>: canonical columns typed, without patient_id_number/patient_name/phone, plus person_key,
+  the derived elements of standard/derived_elements.csv and lineage (source_id, file_id, row_number).
+- std.quarantine: raw_value is masked for PII elements (ends only); raw_record is NULL (the raw row
+  stays in raw.<source>__<entity>, found by file_id and row_number).
+- std.value_outcomes: + first_seen/last_seen (raw.files.received_at); outcome also 'missing'; valid
+  values of high-cardinality elements (IDs, date-times, numbers, identifiers) and every outcome of PII
+  elements are aggregated (raw_value NULL); row-level corrections (sex/birth date from the ID,
+  inferred ID type) and FUTURE_DATE are extra rows with raw_value NULL.
+- ref.reason_codes (standard/reason_codes.csv) next to ref.data_elements and ref.value_domains;
+  ref.terminology from the diagnosis standardizer's pack.
 """
 
 from __future__ import annotations
