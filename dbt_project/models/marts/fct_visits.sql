@@ -6,6 +6,7 @@
         on_schema_change='append_new_columns'
     )
 }}
+-- depends_on: {{ ref('stg_std__visits') }}
 -- One row per visit (门诊/急诊/住院). Incremental by month: a run rebuilds only the months that
 -- received rows from a file not seen before (plus the following month, whose first-visit flags
 -- can depend on them), reading 30 days before them for the episode look-back. A corrected
@@ -19,14 +20,22 @@ visits as (
 ),
 
 {% if is_incremental() %}
+new_files as (
+
+    -- file ids in std.visits not yet in this table (a scan of one column, not of the attributed view)
+    select distinct file_id from {{ ref('stg_std__visits') }}
+    where file_id is not null
+    except
+    select distinct file_id from {{ this }}
+
+),
+
 changed_months as (
 
-    select distinct visits.month_start
-    from visits
-    where not exists (
-        select 1 from {{ this }} as existing
-        where existing.file_id = visits.file_id
-    )
+    select distinct {{ month_start('coalesce(staged.visit_at, staged.admitted_at)') }} as month_start
+    from {{ ref('stg_std__visits') }} as staged
+    inner join new_files
+        on staged.file_id = new_files.file_id
 
 ),
 
