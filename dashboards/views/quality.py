@@ -53,6 +53,25 @@ with tab_score:
 with tab_hist:
     runs = data.check_runs()
     if not ui.is_missing(runs, "检查结果（quality.check_results）"):
+        if len(runs) >= 2:
+            trend = runs.melt(
+                id_vars=["run_at"],
+                value_vars=["n_failed", "n_blocking_failed"],
+                var_name="kind",
+                value_name="n",
+            )
+            trend["kind"] = trend["kind"].map({"n_failed": "未通过检查", "n_blocking_failed": "阻断性未通过"})
+            st.altair_chart(
+                alt.Chart(trend)
+                .mark_line(point=True)
+                .encode(
+                    x=alt.X("run_at:T", title="运行时间"),
+                    y=alt.Y("n:Q", title="检查数", axis=alt.Axis(tickMinStep=1)),
+                    color=alt.Color("kind:N", title=""),
+                    tooltip=["run_at", "kind", "n"],
+                ),
+                width="stretch",
+            )
         ui.show_table(runs, key="dq_runs", title="各批次检查结果")
         if len(runs) >= 2:
             last, prev = runs.iloc[-1], runs.iloc[-2]
