@@ -29,9 +29,20 @@ def check_chars(digits17: np.ndarray) -> np.ndarray:
     return _CHECK_ARR[(digits17 @ WEIGHTS) % 11]
 
 
-def build_ids(area: np.ndarray, birth: np.ndarray, seq: np.ndarray) -> np.ndarray:
+def build_ids(area: np.ndarray, birth: np.ndarray, seq: np.ndarray, chunk: int = 200_000) -> np.ndarray:
     """18-digit IDs from 6-digit area codes (int), birth dates (datetime64[D]) and 3-digit
-    sequence numbers (int; odd = male). Returns an object array of str."""
+    sequence numbers (int; odd = male). Returns an object array of str. Works in chunks so the
+    fixed-width temporaries stay small."""
+    if len(area) > chunk:
+        parts = [
+            _build_ids(area[i : i + chunk], birth[i : i + chunk], seq[i : i + chunk])
+            for i in range(0, len(area), chunk)
+        ]
+        return np.concatenate(parts)
+    return _build_ids(area, birth, seq)
+
+
+def _build_ids(area: np.ndarray, birth: np.ndarray, seq: np.ndarray) -> np.ndarray:
     ymd = birth.astype("datetime64[D]").astype(str)  # YYYY-MM-DD
     ymd = np.char.replace(ymd, "-", "")
     first17 = np.char.add(np.char.add(area.astype("U6"), ymd), np.char.zfill(seq.astype("U3"), 3))

@@ -318,10 +318,9 @@ def build_residents(
     pp = id_type == "03"
     pp_no = (np.flatnonzero(pp) * 7919 + 12345) % 10**8  # a bijection: unique passport numbers
     id_number[pp] = np.char.add("E", np.char.zfill(pp_no.astype("U8"), 8)).astype(object)
-    phone = np.char.add(
-        np.char.add("1", rng.choice(list("3456789"), n)),
-        np.char.zfill(rng.integers(0, 10**9, n).astype("U9"), 9),
-    ).astype(object)
+    second = pa.array(rng.choice(list("3456789"), n).astype(object), pa.string())
+    rest = pc.utf8_lpad(pc.cast(pa.array(rng.integers(0, 10**9, n)), pa.string()), 9, "0")
+    phone_pa = pc.binary_join_element_wise("1", second, rest, "")
     names = _names(rng, n, vocab)
     has_chronic = cond.any(axis=1)
     signed = rng.random(n) < np.where(has_chronic, cal["signed_share_chronic"], cal["signed_share"])
@@ -355,7 +354,7 @@ def build_residents(
         "id_number": id_number,
         "id_number_pa": pa.array(id_number, pa.string()),
         "name_pa": pa.array(names, pa.string()),
-        "phone_pa": pa.array(phone, pa.string()),
+        "phone_pa": phone_pa,
         "birth_pa": pc.cast(pa.array(birth.astype("datetime64[s]")), pa.timestamp("s")),
         "signed": signed,
         "contract_inst": contract_inst,
