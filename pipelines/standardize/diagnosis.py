@@ -176,7 +176,10 @@ class DiagnosisStandardizer:
         self._copd_severity = {k: int(v) for k, v in copd["severity_words"].items()}
         self._copd_strip_re = re.compile(copd["strip_pattern"])
         self._chronic = set(attrs["chronic_categories"])
-        self._fuzzy_keys = list(pack.name_index.keys())
+        # fuzzy candidates bucketed by length: ratio >= threshold bounds the length difference
+        self._fuzzy_by_len: dict[int, list[str]] = {}
+        for name_key in pack.name_index:
+            self._fuzzy_by_len.setdefault(len(name_key), []).append(name_key)
         self._cache: dict[tuple[str | None, str | None], DiagnosisResult] = {}
 
     # ------------------------------------------------------------------ construction
@@ -197,8 +200,7 @@ class DiagnosisStandardizer:
 
     # ------------------------------------------------------------------ public API
     def standardize(self, text: str | None, code: str | None = None) -> DiagnosisResult:
-        text = text if text is None else str(text)
-        code = code if code is None else str(code)
+        text, code = _as_text(text), _as_text(code)
         key = (text, code)
         hit = self._cache.get(key)
         if hit is None:
@@ -370,7 +372,11 @@ class DiagnosisStandardizer:
         key = match_key(self.pack.apply_synonyms(core))
         if len(key) < 4:
             return None
-        best = process.extractOne(key, self._fuzzy_keys, scorer=fuzz.ratio, score_cutoff=self.fuzzy_threshold)
+        # ratio = 2*matches/(len_a+len_b)*100 >= t  requires  len_b in [len_a*t/(200-t), len_a*(200-t)/t]
+        t = self.fuzzy_threshold
+        lo, hi = int(len(key) * t / (200 - t)), int(len(key) * (200 - t) / t) + 1
+        choices = [k for n in range(lo, hi + 1) for k in self._fuzzy_by_len.get(n, ())]
+        best = process.extractOne(key, choices, scorer=fuzz.ratio, score_cutoff=t)
         if not best:
             return None
         code = self.pack.name_index[best[0]]
@@ -445,6 +451,18 @@ class DiagnosisStandardizer:
         if not unique and code_in and not text_in:
             unmapped = [code_in]
         return DiagnosisResult(label, "mapped" if unique else "unmapped", unique, tuple(unmapped))
+
+
+def _as_text(value) -> str | None:
+    """None, NaN/NA (pandas) -> None; anything else -> str."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        if value != value:  # NaN
+            return None
+    except (TypeError, ValueError):  # pandas.NA compares ambiguously
+        return None
+    return str(value)
 
 
 def _less_specific(coded: Diagnosis, texted: Diagnosis) -> bool:

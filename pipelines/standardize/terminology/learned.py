@@ -31,6 +31,7 @@ from scipy import optimize, sparse
 from pipelines.standardize.terminology.normalize import match_key, normalize_text, split_diagnoses
 from pipelines.standardize.terminology.pack import TerminologyPack
 
+NGRAM = (1, 3)  # character n-gram sizes of the retrieval index
 _CONNECTOR_RE = re.compile(r"(?:合并|伴有|伴|并发|并|及)")
 FEATURES = [
     "bias",
@@ -54,6 +55,8 @@ FEATURES = [
     "knn_rank1",
     "knn_rank2",
     "label_precision_x_share",
+    "centroid_whole",
+    "centroid_max",
 ]
 
 
@@ -92,7 +95,7 @@ class CharTfidf:
         grams_per_doc = [self._grams(d) for d in docs]
         for grams in grams_per_doc:
             df.update(set(grams))
-        for g in df:
+        for g in sorted(df):  # sorted: the same column order (and float sums) on every run
             self.vocab[g] = len(self.vocab)
         n = len(docs)
         self.idf = np.zeros(len(self.vocab))
@@ -110,19 +113,23 @@ class CharTfidf:
         return out
 
     def transform_grams(self, grams_per_doc: Sequence[Sequence[str]]) -> sparse.csr_matrix:
-        rows, cols, vals = [], [], []
+        vocab = self.vocab
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[int] = []
         for r, grams in enumerate(grams_per_doc):
-            counts = Counter(g for g in grams if g in self.vocab)
-            if not counts:
-                continue
-            idx = np.fromiter((self.vocab[g] for g in counts), dtype=np.int64, count=len(counts))
-            v = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-            v = (1 + np.log(v)) * self.idf[idx]
-            v /= np.linalg.norm(v)
-            rows.extend([r] * len(idx))
-            cols.extend(idx.tolist())
-            vals.extend(v.tolist())
-        return sparse.csr_matrix((vals, (rows, cols)), shape=(len(grams_per_doc), len(self.vocab)))
+            counts = Counter(g for g in grams if g in vocab)
+            rows.extend([r] * len(counts))
+            cols.extend(vocab[g] for g in counts)
+            vals.extend(counts.values())
+        col = np.array(cols, dtype=np.int64)
+        weights = (1 + np.log(np.array(vals, dtype=np.float64))) * self.idf[col]
+        m = sparse.csr_matrix(
+            (weights, (np.array(rows, dtype=np.int64), col)), shape=(len(grams_per_doc), len(vocab))
+        )
+        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        return sparse.diags(1.0 / norms) @ m
 
     def transform(self, docs: Sequence[str]) -> sparse.csr_matrix:
         return self.transform_grams([self._grams(d) for d in docs])
@@ -168,6 +175,10 @@ def _top_k(sims: np.ndarray, k: int) -> np.ndarray:
 class LearnedMatcher:
     """Candidate generation + logistic scoring over standard names."""
 
+    k_part_texts = 5  # nearest training texts per part
+    min_part_sim = 0.35  # ... kept when at least this similar
+    k_part_names = 6  # nearest standard names per part
+
     def __init__(
         self,
         pack: TerminologyPack,
@@ -197,7 +208,7 @@ class LearnedMatcher:
         self.name_pos = {n: i for i, n in enumerate(self.names)}
         self.text_keys = [_key(ex.text, pack) for ex in self.examples]
         self.name_keys = [match_key(n) for n in self.names]
-        self.tfidf = CharTfidf(self.text_keys + self.name_keys)
+        self.tfidf = CharTfidf(self.text_keys + self.name_keys, ngram=NGRAM)
         self.text_matrix = self.tfidf.matrix[: len(self.text_keys)]
         self.name_matrix = self.tfidf.matrix[len(self.text_keys) :]
         self.text_matrix_t = self.text_matrix.T.tocsr()
@@ -211,6 +222,15 @@ class LearnedMatcher:
         self.label_cand: Counter = Counter()
         self.label_gold: Counter = Counter()
         self._own_cands: list[set[str]] | None = None
+        # label centroids (Rocchio): sum of the TF-IDF vectors of the training texts carrying a label
+        self.label_ids = {lab: i for i, lab in enumerate(sorted(self.label_freq))}
+        rows = [r for r, ex in enumerate(self.examples) for _ in ex.labels]
+        cols = [self.label_ids[lab] for ex in self.examples for lab in ex.labels]
+        y = sparse.csr_matrix(
+            (np.ones(len(rows)), (rows, cols)), shape=(len(self.examples), len(self.label_ids))
+        )
+        self.label_sums_t = (y.T @ self.text_matrix).T.tocsc()  # vocab x labels
+        self.label_sum_norm2 = np.asarray(self.label_sums_t.multiply(self.label_sums_t).sum(axis=0)).ravel()
 
     # ------------------------------------------------------------------ persistence
     @classmethod
@@ -245,9 +265,10 @@ class LearnedMatcher:
         queries = [key] + [p for p in parts if p != key]
         q = self.tfidf.transform(queries)
         text_sims = (q @ self.text_matrix_t).toarray()
+        own_sims = text_sims[:, exclude].copy() if exclude is not None else None
         if exclude is not None:
             text_sims[:, exclude] = -1.0
-        name_sims = (q @ self.name_matrix_t).toarray()
+        name_sims = (q @ self.name_matrix_t).tocsr()
         cand: dict[str, None] = {}
         # labels of nearest training texts (whole text)
         nn = _top_k(text_sims[0], self.k_texts)
@@ -266,22 +287,26 @@ class LearnedMatcher:
                 knn_sum[lab] += s
         seg_knn: dict[str, float] = defaultdict(float)
         for r in range(1, len(queries)):
-            for j in _top_k(text_sims[r], 3):
+            for j in _top_k(text_sims[r], self.k_part_texts):
                 s = float(text_sims[r, j])
-                if s <= 0.5:
+                if s <= self.min_part_sim:
                     continue
                 for lab in self.examples[j].labels:
                     cand.setdefault(lab)
                     seg_knn[lab] = max(seg_knn[lab], s)
         for r in range(len(queries)):
-            for j in _top_k(name_sims[r], self.k_names if r == 0 else 4):
-                if name_sims[r, j] > 0.2:
-                    cand.setdefault(self.names[j])
+            lo, hi = name_sims.indptr[r], name_sims.indptr[r + 1]
+            data, cols = name_sims.data[lo:hi], name_sims.indices[lo:hi]
+            if len(data) == 0:
+                continue
+            for j in _top_k(data, self.k_names if r == 0 else self.k_part_names):
+                if data[j] > 0.2:
+                    cand.setdefault(self.names[cols[j]])
         names = list(cand)
         if not names:
             return [], np.zeros((0, len(FEATURES)))
         pos = np.array([self.name_pos[n] for n in names])
-        cand_sims = name_sims[:, pos]  # queries x candidates
+        cand_sims = (q @ self.name_matrix[pos].T).toarray()  # queries x candidates
         n_parts = len(parts)
         # is the candidate the best-matching candidate name of some query (whole text or one part)?
         best_per_query = cand_sims.argmax(axis=1)
@@ -295,6 +320,7 @@ class LearnedMatcher:
             margin = float(cand_sims[r, ci] - (others.max() if len(others) else 0.0))
             part_margin[ci] = max(part_margin[ci], margin)
         share_rank = {n: r for r, n in enumerate(sorted(knn_sum, key=lambda n: -knn_sum[n]))}
+        centroid = self._centroid_sims(q, names, own_sims, exclude)
         rows = []
         key_chars = set(key)
         for ci, name in enumerate(names):
@@ -326,10 +352,32 @@ class LearnedMatcher:
                 1.0 if share_rank.get(name, 99) == 0 else 0.0,
                 1.0 if share_rank.get(name, 99) == 1 else 0.0,
                 0.0,
+                float(centroid[0, ci]),
+                float(centroid[:, ci].max()),
             ]
-            row[-1] = row[12] * row[2]  # label precision x knn share
+            row[20] = row[12] * row[2]  # label precision x knn share
             rows.append(row)
         return names, np.array(rows)
+
+    def _centroid_sims(self, q, names, own_sims, exclude) -> np.ndarray:
+        """Cosine of each query with each candidate label's centroid (leave-one-out for a training text)."""
+        out = np.zeros((q.shape[0], len(names)))
+        idx = [(ci, self.label_ids[n]) for ci, n in enumerate(names) if n in self.label_ids]
+        if not idx:
+            return out
+        cis = np.array([c for c, _ in idx])
+        lids = np.array([lid for _, lid in idx])
+        dots = (q @ self.label_sums_t[:, lids]).toarray()  # queries x labels
+        norm2 = np.tile(self.label_sum_norm2[lids], (q.shape[0], 1))
+        if exclude is not None:
+            own = np.array([1.0 if names[c] in self._example_labels[exclude] else 0.0 for c in cis])
+            x_i = self.text_matrix[exclude]
+            sum_dot_own = (x_i @ self.label_sums_t[:, lids]).toarray()[0]  # x_i . S_L
+            norm2 = norm2 - own * (2 * sum_dot_own - 1.0)
+            dots = dots - np.outer(own_sims, own)
+        norm2 = np.where(norm2 > 1e-9, norm2, np.inf)
+        out[:, cis] = dots / np.sqrt(norm2)
+        return out
 
     def _label_precision(self, name: str, exclude: int | None) -> float:
         cand = self.label_cand.get(name, 0)

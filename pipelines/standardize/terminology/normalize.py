@@ -17,10 +17,33 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 
+import opencc
 from opencc import OpenCC
 
 _T2S = OpenCC("t2s")
+
+
+def _t2s_trigger_chars() -> frozenset[str]:
+    """Characters whose presence can make ``t2s`` change a string: every traditional character of
+    OpenCC's character table plus the characters of any phrase entry without one. A string with none
+    of them is already simplified, and the (slow, pure-Python) conversion is skipped."""
+    directory = Path(opencc.__file__).parent / "dictionary"
+    chars: set[str] = set()
+    with (directory / "TSCharacters.txt").open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                chars.add(line.split("\t", 1)[0])
+    with (directory / "TSPhrases.txt").open(encoding="utf-8") as fh:
+        for line in fh:
+            key, _, value = line.rstrip("\n").partition("\t")
+            if key and not any(c in chars for c in key) and key != value.split(" ")[0]:
+                chars.update(key)
+    return frozenset(chars)
+
+
+_T2S_TRIGGERS = _t2s_trigger_chars()
 
 _ROMAN = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5"}
 _CHINESE = {"一": "1", "二": "2", "三": "3", "四": "4", "五": "5"}
@@ -34,7 +57,8 @@ _BRACKETED_RE = re.compile(r"[\(\[][^\(\)\[\]]*[\)\]]")
 
 def _nfkc_t2s_lower(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
-    text = _T2S.convert(text)
+    if not _T2S_TRIGGERS.isdisjoint(text):
+        text = _T2S.convert(text)
     # OpenCC may emit characters that NFKC changes again; one more pass makes the result stable
     text = unicodedata.normalize("NFKC", text)
     return text.lower()

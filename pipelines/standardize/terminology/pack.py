@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def icd10_category(code: str) -> str:
 
 def clean_code(code: str) -> str:
     """Upper-case, NFKC, no spaces: the form codes are compared on."""
-    return re.sub(r"\s+", "", normalize_text(code)).upper()
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", code)).upper()
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ import csv
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipelines.standardize.diagnosis import DiagnosisStandardizer, load_reviewed_mappings
 from pipelines.standardize.terminology.pack import icd10_category
@@ -119,7 +121,7 @@ def test_reviewed_mapping_applied_as_manual_with_who_and_when(pack, tmp_path):
     path = tmp_path / "reviewed.csv"
     path.write_text(
         "source_text,source_code,target_code,reviewed_by,reviewed_at,note\n"
-        "老慢支急发,,J44.101,王质控,2026-11-20,reviewed from the unmapped worklist\n"
+        "老慢支急发,,J20.904,王质控,2026-11-20,reviewed from the unmapped worklist\n"
         "血压高,X99,I10xx02,李质控,2026-11-21,text + code pair\n",
         encoding="utf-8",
     )
@@ -128,7 +130,7 @@ def test_reviewed_mapping_applied_as_manual_with_who_and_when(pack, tmp_path):
     std = DiagnosisStandardizer(pack, reviewed_mappings=path)
     d = std.standardize("老慢支急发").diagnoses[0]
     assert (d.code, d.mapping_method, d.reviewed_by, d.reviewed_at) == (
-        "J44.101",
+        "J20.904",
         "manual",
         "王质控",
         "2026-11-20",
@@ -171,3 +173,36 @@ def test_pack_facts(pack):
     assert pack.code_system_of("I10.x00x002") == "national_clinical_2.0"
     assert pack.code_system_of("E11.900") == "insurance_2.0"
     assert pack.code_system_of("??") == "unknown"
+
+
+def test_committed_example_row_applies(std):
+    d = std.standardize("II型呼衰").diagnoses[0]
+    assert (d.code, d.name, d.mapping_method, d.reviewed_by) == (
+        "J96.903",
+        "Ⅱ型呼吸衰竭",
+        "manual",
+        "质控科-示例",
+    )
+
+
+def test_missing_values_from_dataframes_are_unmapped(std):
+    assert std.standardize(float("nan"), None).status == "unmapped"
+    assert std.standardize(float("nan"), "I10xx05").diagnoses[0].code == "I10xx05"
+
+
+_FIELD_ALPHABET = st.sampled_from(list("高血压病糖尿型慢阻肺冠心房颤脑梗死级伴并及危一二三ⅡⅢ0123 ,;、()xyz"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(_FIELD_ALPHABET, max_size=20))
+def test_any_text_gives_a_well_formed_result(std, text):
+    result = std.standardize(text)
+    assert result.status == ("mapped" if result.diagnoses else "unmapped")
+    assert len({d.code for d in result.diagnoses}) == len(result.diagnoses)
+    for d in result.diagnoses:
+        assert std.pack.names[d.code] == d.name
+        assert d.icd10_category == d.code[:3]
+        assert d.hypertension_grade in (None, 1, 2, 3)
+        if d.hypertension_grade is not None:
+            # a grade is only ever read from the text, in one of its numeral styles
+            assert any(ch in text for ch in {1: "1一", 2: "2二Ⅱ", 3: "3三Ⅲ"}[d.hypertension_grade])
