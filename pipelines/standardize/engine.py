@@ -14,8 +14,12 @@ Tables written (docs/design.md "DuckDB warehouse"), with these additions to the 
   stays in raw.<source>__<entity>, found by file_id and row_number).
 - std.value_outcomes: + first_seen/last_seen (raw.files.received_at); outcome also 'missing'; valid
   values of high-cardinality elements (IDs, date-times, numbers, identifiers) and every outcome of PII
-  elements are aggregated (raw_value NULL); row-level corrections (sex/birth date from the ID,
-  inferred ID type) and FUTURE_DATE are extra rows with raw_value NULL.
+  elements are aggregated (raw_value NULL). Per (entity, element, source) n_rows sums to the landed
+  rows (diagnosis_name: one row per distinct (name, code) pair).
+- std.row_outcomes (entity, element, source_id, outcome, rule, reason_code, n_rows, first_seen,
+  last_seen): corrections that act on a row after the value outcomes: sex/birth date taken from a valid
+  resident ID (ID_SEX_MISMATCH, ID_BIRTHDATE_MISMATCH when they contradicted it), ID type inferred,
+  FUTURE_DATE.
 - ref.reason_codes (standard/reason_codes.csv) next to ref.data_elements and ref.value_domains;
   ref.terminology from the diagnosis standardizer's pack.
 """
@@ -87,6 +91,11 @@ CREATE TABLE IF NOT EXISTS std.value_outcomes (
     entity VARCHAR, element VARCHAR, source_id VARCHAR, raw_value VARCHAR, normalized_value VARCHAR,
     outcome VARCHAR, rule VARCHAR, reason_code VARCHAR, n_rows BIGINT,
     first_seen TIMESTAMP, last_seen TIMESTAMP
+)"""
+ROW_OUTCOMES_DDL = """
+CREATE TABLE IF NOT EXISTS std.row_outcomes (
+    entity VARCHAR, element VARCHAR, source_id VARCHAR, outcome VARCHAR, rule VARCHAR, reason_code VARCHAR,
+    n_rows BIGINT, first_seen TIMESTAMP, last_seen TIMESTAMP
 )"""
 OUTCOME_SCHEMA = pa.schema([(c, pa.string()) for c in fp.OUTCOME_COLUMNS])
 
@@ -484,7 +493,7 @@ class _Run:
         stage = f"_std_stage_{entity}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS {self.resolve_sql(entity, stage0, elements)}")
         con.execute(f"DROP VIEW {stage0}")
-        self.person_key_outcomes(entity, stage, elements)
+        self.row_outcomes(entity, stage, elements)
         dx = self.diagnosis_maps(entity, stage) if self._has(elements, "diagnosis_name") else None
         self.quarantine(entity, stage, elements)
         self.write_std(entity, stage, elements, dx)
@@ -558,8 +567,9 @@ class _Run:
         select = "* REPLACE (" + ", ".join(replace) + ")" if replace else "*"
         return f"SELECT {select}{''.join(', ' + x for x in extra)} FROM {stage0}"
 
-    def person_key_outcomes(self, entity: str, stage: str, elements: list[DataElement]) -> None:
-        """Row-level corrections (sex/birth date from the ID, inferred ID type, future dates) as outcomes."""
+    def row_outcomes(self, entity: str, stage: str, elements: list[DataElement]) -> None:
+        """Row-level corrections (sex/birth date from the ID, inferred ID type, future dates) into
+        std.row_outcomes: they act after the value-level outcomes of std.value_outcomes."""
         con = self.con
         cols = {
             r[0]
@@ -578,14 +588,14 @@ class _Run:
             if flag not in cols:
                 continue
             con.execute(
-                "INSERT INTO std.value_outcomes SELECT ?, ?, source_id, NULL, NULL, ?, ?, ?, count(*), "
+                "INSERT INTO std.row_outcomes SELECT ?, ?, source_id, ?, ?, ?, count(*), "
                 f"min(_received_at), max(_received_at) FROM {stage} WHERE {flag} GROUP BY source_id",
                 [entity, element, outcome, rule, reason],
             )
         for e in elements:
             if e.max == RECEIVED:
                 con.execute(
-                    "INSERT INTO std.value_outcomes SELECT ?, ?, source_id, NULL, NULL, 'invalid', NULL, "
+                    "INSERT INTO std.row_outcomes SELECT ?, ?, source_id, 'invalid', NULL, "
                     f"'FUTURE_DATE', count(*), min(_received_at), max(_received_at) FROM {stage} "
                     f"WHERE {qi(e.element + '__rc')} = 'FUTURE_DATE' GROUP BY source_id",
                     [entity, e.element],
@@ -605,6 +615,12 @@ class _Run:
             "WHERE diagnosis_name IS NOT NULL OR diagnosis_code IS NOT NULL GROUP BY ALL"
         ).fetchall()
         results = self.diagnosis.standardize_many([(p[0], p[1]) for p in pairs]) if pairs else []
+        con.execute(
+            "INSERT INTO std.value_outcomes SELECT ?, 'diagnosis_name', source_id, NULL, NULL, 'missing', NULL, NULL, "
+            f"count(*), min(_received_at), max(_received_at) FROM {stage} "
+            "WHERE diagnosis_name IS NULL AND diagnosis_code IS NULL GROUP BY source_id",
+            [entity],
+        )
         rows: dict[str, list[Any]] = {
             c: [] for c in ["_dx_name", "_dx_code", "seq"] + [c for c, _ in VISIT_DX_COLUMNS] + ["status"]
         }
@@ -860,7 +876,7 @@ def standardize_all(
     diagnosis: Any = None,
 ) -> StandardizeReport:
     """(Re)build std.<entity> (for ``entities``, default all), std.visit_diagnoses, std.quarantine,
-    std.value_outcomes, std.unmapped_terms, ref.data_elements, ref.value_domains, ref.reason_codes,
+    std.value_outcomes, std.row_outcomes, std.unmapped_terms, ref.data_elements, ref.value_domains, ref.reason_codes,
     ref.terminology
     from the raw landing. ``diagnosis``: a DiagnosisStandardizer (default: the real one; False: skip
     diagnosis mapping, the derived diagnosis columns stay NULL)."""
@@ -880,6 +896,7 @@ def standardize_all(
     con.execute("CREATE SCHEMA IF NOT EXISTS std")
     con.execute(QUARANTINE_DDL)
     con.execute(OUTCOMES_DDL)
+    con.execute(ROW_OUTCOMES_DDL)
     run = _Run(con, sources, secret, std, log, diagnosis)
     if run.table_exists("raw", "files"):
         con.execute(
@@ -891,6 +908,7 @@ def standardize_all(
     report = StandardizeReport(std.version, diagnosis_available=diagnosis is not None)
     for entity in wanted:
         con.execute("DELETE FROM std.value_outcomes WHERE entity = ?", [entity])
+        con.execute("DELETE FROM std.row_outcomes WHERE entity = ?", [entity])
         rep = run.run_entity(entity)
         report.entities[entity] = rep
         log(

@@ -99,3 +99,15 @@ def test_accuracy_reaches_99_percent_of_recoverable_values(region):
         f"WHERE element NOT IN {DX_ELEMENTS} AND recoverable > 0 AND accuracy_after_recoverable < 0.99",
     )
     assert low == []
+
+
+def test_value_outcomes_cover_every_landed_row_once_per_element(region):
+    con, report = region
+    landed = {}
+    for entity in ENTITIES:
+        for source_id in report.entities[entity].sources:
+            landed[(entity, source_id)] = q(con, f'SELECT count(*) FROM raw."{source_id}__{entity}"')[0][0]
+    totals = q(con, "SELECT entity, source_id, element, sum(n_rows) FROM std.value_outcomes GROUP BY ALL")
+    assert len(totals) > 100
+    wrong = [(e, s, el, n, landed[(e, s)]) for e, s, el, n in totals if n != landed[(e, s)]]
+    assert wrong == []

@@ -223,32 +223,38 @@ def test_unmapped_worklist(run):
 def test_value_outcomes(run):
     con, _, _ = run
 
-    def outcome(element, source, outcome, rule=None, reason=None):
+    def outcome(element, source, outcome, rule=None, reason=None, table="value_outcomes"):
         return rows(
             con,
-            "SELECT sum(n_rows) FROM std.value_outcomes WHERE element=? AND source_id=? AND outcome=? "
+            f"SELECT sum(n_rows) FROM std.{table} WHERE element=? AND source_id=? AND outcome=? "
             "AND rule IS NOT DISTINCT FROM ? AND reason_code IS NOT DISTINCT FROM ?",
             [element, source, outcome, rule, reason],
         )[0][0]
 
-    assert outcome("sex_code", "canon", "corrected", "sex_from_id", "ID_SEX_MISMATCH") == 1
-    assert outcome("sex_code", "canon", "corrected", "sex_from_id") == 1  # V10: unmapped spelling
+    def row_outcome(element, source, result, rule=None, reason=None):
+        return outcome(element, source, result, rule, reason, table="row_outcomes")
+
+    assert row_outcome("sex_code", "canon", "corrected", "sex_from_id", "ID_SEX_MISMATCH") == 1
+    assert row_outcome("sex_code", "canon", "corrected", "sex_from_id") == 1  # V10: unmapped spelling
+    assert row_outcome("patient_id_type", "canon", "corrected", "id_type_inferred") == 1
+    assert row_outcome("patient_id_type", "hisb", "corrected", "id_type_inferred") == 2
     assert outcome("sex_code", "canon", "unmapped", None, "CODE_NOT_IN_DOMAIN") == 1
     assert outcome("sex_code", "hisb", "corrected", "source_value_map") == 2
-    assert outcome("birth_date", "canon", "corrected", "birth_date_from_id", "ID_BIRTHDATE_MISMATCH") == 1
+    assert row_outcome("birth_date", "canon", "corrected", "birth_date_from_id", "ID_BIRTHDATE_MISMATCH") == 1
     assert outcome("patient_id_number", "hisb", "corrected", "id_15_to_18") == 1
     assert outcome("patient_id_number", "hisb", "corrected", "trim") == 1
     assert outcome("patient_id_number", "canon", "invalid", None, "ID_BAD_CHECKSUM") == 1
     assert outcome("visit_datetime", "hisb", "corrected", "date_format:%Y年%m月%d日 %H时%M分") == 1
-    assert outcome("visit_datetime", "canon", "invalid", None, "FUTURE_DATE") == 1
+    assert row_outcome("visit_datetime", "canon", "invalid", None, "FUTURE_DATE") == 1
     assert outcome("phone", "canon", "invalid", None, "PHONE_INVALID") == 1
     assert outcome("total_fee", "canon", "invalid", None, "INVALID_FORMAT") == 1
     assert outcome("diagnosis_name", "canon", "unmapped", None, "DIAGNOSIS_UNMAPPED") == 1
-    # value-level outcomes of one element cover every landed row of its source exactly once
+    # value-level outcomes of every element cover every landed row of its source exactly once
     assert rows(
         con,
-        "SELECT source_id, sum(n_rows) FROM std.value_outcomes WHERE element = 'visit_id' GROUP BY 1 ORDER BY 1",
-    ) == [("canon", 10), ("hisb", 2)]
+        "SELECT source_id, min(total), max(total), count(*) FROM (SELECT source_id, element, sum(n_rows) AS total "
+        "FROM std.value_outcomes GROUP BY ALL) GROUP BY 1 ORDER BY 1",
+    ) == [("canon", 10, 10, 16), ("hisb", 2, 2, 7)]
     # PII: no raw values, aggregated counts only
     assert rows(
         con,
