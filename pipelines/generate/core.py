@@ -46,7 +46,6 @@ ENTITY_ORDER = ["visits", "referrals", "followups", "contracts", "slot_pools", "
 EXT = {"csv": "csv", "canonical": "csv", "xlsx": "xlsx", "jsonl": "jsonl"}
 UNKNOWN_SOURCE = "his_x"
 CORRECTED_KINDS = frozenset({"id_check_digit", "missing_required", "sex_spelling"})
-TRUTH_META = ["delivery", "source_id", "file_name", "row_number", "record_key"]
 
 
 def truth_schema(entity: str) -> pa.Schema:

@@ -118,7 +118,7 @@ def materialize(entity: str, ev: dict, ctx) -> pa.Table:
     cols: dict[str, pa.Array] = {}
     res = ev.get("_res")
 
-    def person(prefix_sex=True):
+    def person():
         cols["patient_id_type"] = _str(r["id_type"][res])
         cols["patient_id_number"] = r["id_number_pa"].take(pa.array(res))
         if entity in ("visits", "referrals"):
@@ -534,11 +534,6 @@ def csv_bytes(tbl: pa.Table, encoding: str, chunk_rows: int = 200_000) -> bytes:
             data = data.decode("utf-8").encode(encoding)
         buf.write(data)
     return buf.getvalue()
-
-
-def write_csv(path: Path, tbl: pa.Table, encoding: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(csv_bytes(tbl, encoding))
 
 
 def write_xlsx(path: Path, tbl: pa.Table, title: str, footer_fee_col: str | None) -> None:
