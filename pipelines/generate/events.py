@@ -88,6 +88,17 @@ def _cat(p: dict, rng: np.random.Generator, n: int) -> np.ndarray:
     return keys[rng.choice(len(keys), n, p=w / w.sum())]
 
 
+def _pick_by(options: dict[str, list[str]], key: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Per row a random text from ``options[key]`` (``options["general"]`` for other keys)."""
+    out = np.empty(len(key), dtype=object)
+    u = rng.random(len(key))
+    for k in sorted(set(key.tolist())):
+        texts = np.array(options.get(k, options["general"]), dtype=object)
+        m = key == k
+        out[m] = texts[(u[m] * len(texts)).astype(np.int64)]
+    return out
+
+
 def choose_dx(ctx: Ctx, rng: np.random.Generator, res: np.ndarray, is_ip: np.ndarray) -> np.ndarray:
     n = len(res)
     cond = ctx.region.res["cond"][res]
@@ -293,9 +304,10 @@ def up_referrals(ctx: Ctx, rng, wkey, visits: dict) -> tuple[dict, dict]:
     setting = np.where(green | (rng.random(n) < rp["inpatient_setting_share"]), "2", "1").astype(object)
     request = visits["visit_datetime"][sel] + rng.integers(600, 2 * S_PER_H, n).astype("timedelta64[s]")
     lc = _lifecycle(ctx, rng, n, request, setting, green, rp["up_outcome"])
-    reasons = np.array(ctx.vocab["up_referral_reasons"], dtype=object)
-    reason = reasons[rng.integers(0, len(reasons), n)]
-    reason[green] = "急危重症需紧急救治"
+    key = ctx.dx.condition[d].copy()
+    key[ctx.dx_serious[d]] = "serious"
+    reason = _pick_by(ctx.vocab["up_referral_reasons"], key, rng)
+    reason[green] = ctx.vocab["up_referral_reasons"]["serious"][0]
     ref = {
         "referral_id": ctx.ids("R", wkey, n),
         "_res": res,
@@ -426,7 +438,6 @@ def down_referrals(ctx: Ctx, rng, wkey, visits: dict) -> tuple[dict, dict, dict]
         "timedelta64[s]"
     )
     lc["arrival_datetime"] = np.where(has_arr, arr2, NAT)
-    plans = np.array(ctx.vocab["discharge_plans"], dtype=object)
     reasons = np.array(ctx.vocab["down_referral_reasons"], dtype=object)
     d = visits["_dx"][sel]
     ref = {
@@ -442,7 +453,7 @@ def down_referrals(ctx: Ctx, rng, wkey, visits: dict) -> tuple[dict, dict, dict]
         "_dx2": secondary_dx(ctx, rng, res, d),
         "request_datetime": request,
         **lc,
-        "discharge_plan": plans[rng.integers(0, len(plans), n)],
+        "discharge_plan": _pick_by(ctx.vocab["discharge_plans"], ctx.dx.condition[d], rng),
         "_origin_visit_id": visits["visit_id"][sel],
     }
     # family-doctor contact after an accepted down-referral to primary care
