@@ -34,6 +34,7 @@ from pipelines.standardize.terminology.pack import TerminologyPack, clean_code, 
 
 DEFAULT_REVIEWED_MAPPINGS = STANDARD_DIR / "mappings" / "reviewed_mappings.csv"
 FUZZY_THRESHOLD = 92.0  # rapidfuzz ratio (0-100) a fuzzy match must reach
+FUZZY_MAX_LEN = 24  # longer text is several words, not a misspelt name: no fuzzy match
 _CONNECTOR_RE = re.compile(r"(?:合并|伴有|伴|并发|并|及|和)")
 _DIGITS_RE = re.compile(r"\d+")
 _PLAIN_RE = re.compile(r"[\s\W_]+")
@@ -176,11 +177,14 @@ class DiagnosisStandardizer:
         self._copd_severity = {k: int(v) for k, v in copd["severity_words"].items()}
         self._copd_strip_re = re.compile(copd["strip_pattern"])
         self._chronic = set(attrs["chronic_categories"])
-        # fuzzy candidates bucketed by length: ratio >= threshold bounds the length difference
-        self._fuzzy_by_len: dict[int, list[str]] = {}
-        for name_key in pack.name_index:
-            self._fuzzy_by_len.setdefault(len(name_key), []).append(name_key)
+        # fuzzy candidates sorted by length: ratio >= threshold bounds the length difference, so a
+        # query only meets the slice of names of a compatible length
+        self._fuzzy_keys = sorted(pack.name_index, key=len)
+        self._fuzzy_len_start: dict[int, int] = {}
+        for i, name_key in enumerate(self._fuzzy_keys):
+            self._fuzzy_len_start.setdefault(len(name_key), i)
         self._cache: dict[tuple[str | None, str | None], DiagnosisResult] = {}
+        self._learned_cache: dict[str, list[str]] = {}  # one diagnosis text -> learned codes
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -342,7 +346,10 @@ class DiagnosisStandardizer:
             return []
         if self.learned is not None:
             found = []
-            for candidate in self.learned.candidates(core):
+            candidates = self._learned_cache.get(core)
+            if candidates is None:
+                candidates = self._learned_cache[core] = self.learned.candidates(core)
+            for candidate in candidates:
                 # every learned code must agree with the numbers/attributes of the text it came from
                 if self._consistent(candidate, core):
                     found.append(self._diagnosis(candidate, "learned", source_text, None, None, normalized))
@@ -370,12 +377,21 @@ class DiagnosisStandardizer:
 
     def _fuzzy(self, core: str, source_text: str, normalized: str) -> Diagnosis | None:
         key = match_key(self.pack.apply_synonyms(core))
-        if len(key) < 4:
+        if not 4 <= len(key) <= FUZZY_MAX_LEN:
             return None
         # ratio = 2*matches/(len_a+len_b)*100 >= t  requires  len_b in [len_a*t/(200-t), len_a*(200-t)/t]
         t = self.fuzzy_threshold
         lo, hi = int(len(key) * t / (200 - t)), int(len(key) * (200 - t) / t) + 1
-        choices = [k for n in range(lo, hi + 1) for k in self._fuzzy_by_len.get(n, ())]
+        start = next(
+            (self._fuzzy_len_start[n] for n in range(lo, hi + 1) if n in self._fuzzy_len_start), None
+        )
+        if start is None:
+            return None
+        end = next(
+            (self._fuzzy_len_start[n] for n in range(hi + 1, hi + 200) if n in self._fuzzy_len_start),
+            len(self._fuzzy_keys),
+        )
+        choices = self._fuzzy_keys[start:end]
         best = process.extractOne(key, choices, scorer=fuzz.ratio, score_cutoff=t)
         if not best:
             return None

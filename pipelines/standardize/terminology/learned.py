@@ -114,22 +114,22 @@ class CharTfidf:
 
     def transform_grams(self, grams_per_doc: Sequence[Sequence[str]]) -> sparse.csr_matrix:
         vocab = self.vocab
-        rows: list[int] = []
+        indptr = [0]
         cols: list[int] = []
         vals: list[int] = []
-        for r, grams in enumerate(grams_per_doc):
+        for grams in grams_per_doc:
             counts = Counter(g for g in grams if g in vocab)
-            rows.extend([r] * len(counts))
             cols.extend(vocab[g] for g in counts)
             vals.extend(counts.values())
-        col = np.array(cols, dtype=np.int64)
+            indptr.append(len(cols))
+        col = np.array(cols, dtype=np.int32)
+        ptr = np.array(indptr, dtype=np.int32)
         weights = (1 + np.log(np.array(vals, dtype=np.float64))) * self.idf[col]
-        m = sparse.csr_matrix(
-            (weights, (np.array(rows, dtype=np.int64), col)), shape=(len(grams_per_doc), len(vocab))
-        )
-        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+        row_of = np.repeat(np.arange(len(grams_per_doc)), np.diff(ptr))
+        norms = np.sqrt(np.bincount(row_of, weights=weights * weights, minlength=len(grams_per_doc)))
         norms[norms == 0] = 1.0
-        return sparse.diags(1.0 / norms) @ m
+        weights /= norms[row_of]
+        return sparse.csr_matrix((weights, col, ptr), shape=(len(grams_per_doc), len(vocab)))
 
     def transform(self, docs: Sequence[str]) -> sparse.csr_matrix:
         return self.transform_grams([self._grams(d) for d in docs])
