@@ -55,8 +55,11 @@ def violating_rows(
     as_of: dt.datetime | None = None,
     sources: dict[str, SourceConfig] | None = None,
     catalogue: Catalogue | None = None,
+    per_source: bool = False,
 ) -> pd.DataFrame:
     """Up to ``limit`` rows violating ``check_id`` (optionally of one source), masked.
+
+    ``per_source=True``: up to ``limit`` rows for each source (one pass over the table).
 
     Columns: the row's lineage (source_id, file_id, row_number, institution_code, record key),
     the elements the rule reads, and for resident-ID rules ``id_shape`` / ``id_length`` /
@@ -93,6 +96,13 @@ def violating_rows(
         )
     if not parts:
         return pd.DataFrame()
-    frames = [con.sql(f"{p} ORDER BY _sort LIMIT {int(limit)}").df() for p in parts]
+    if per_source:
+        tail = f"QUALIFY row_number() OVER (PARTITION BY _source_id ORDER BY _order) <= {int(limit)} ORDER BY _sort"
+    else:
+        tail = f"ORDER BY _sort LIMIT {int(limit)}"
+    frames = [con.sql(f"{p} {tail}").df() for p in parts]
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    return df.drop(columns=["_sort"]).head(int(limit)).reset_index(drop=True)
+    df = df.drop(columns=["_sort"])
+    if not per_source:
+        df = df.head(int(limit))
+    return df.reset_index(drop=True)

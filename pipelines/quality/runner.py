@@ -27,7 +27,7 @@ from pipelines.quality.catalogue import Catalogue, CheckSpec, load_catalogue
 from pipelines.quality.rules import counts_sql, frame_sql, q, relations_for_suite
 
 ALL_SOURCES = "ALL"
-DEFAULT_SAMPLE_ROWS = 50_000
+DEFAULT_SAMPLE_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -255,26 +255,41 @@ def run_quality(
     return report
 
 
+def _is_missing(value) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists, arrays: present
+        return False
+
+
 def _collect_samples(
     con, report: QualityReport, cat: Catalogue, srcs, as_of: dt.datetime, limit: int
 ) -> None:
-    """Masked violating rows of every failing check, per failing source (drill-down for the snapshot)."""
+    """Masked violating rows of every failing check, per failing source (drill-down for the snapshot).
+
+    One pass over the check's table per failing check (up to ``limit`` rows for each source).
+    """
     from pipelines.quality.drill import violating_rows
 
-    failing = sorted(
-        {
-            (r.check_id, r.source_id)
-            for r in report.results
-            if r.status == "fail" and r.source_id != ALL_SOURCES
-        }
-    )
-    for check_id, source_id in failing:
+    failing: dict[str, set[str]] = defaultdict(set)
+    for r in report.results:
+        if r.status == "fail" and r.source_id != ALL_SOURCES:
+            failing[r.check_id].add(r.source_id)
+    for check_id in sorted(failing):
         df = violating_rows(
-            con, check_id, limit=limit, source_id=source_id, as_of=as_of, sources=srcs, catalogue=cat
+            con, check_id, limit=limit, as_of=as_of, sources=srcs, catalogue=cat, per_source=True
         )
-        for i, rec in enumerate(df.to_dict(orient="records"), start=1):
+        if df.empty or "source_id" not in df.columns:
+            continue
+        counter: dict[str, int] = defaultdict(int)
+        for raw_rec in df.to_dict(orient="records"):
+            rec = {k: (None if _is_missing(v) else v) for k, v in raw_rec.items()}
+            src = rec.get("source_id")
+            if src not in failing[check_id]:
+                continue
+            counter[src] += 1
             report.samples.append(
-                {"check_id": check_id, "source_id": source_id, "sample_no": i,
+                {"check_id": check_id, "source_id": src, "sample_no": counter[src],
                  "file_id": None if rec.get("file_id") is None else str(rec.get("file_id")),
                  "row_number": None if rec.get("row_number") is None else int(rec["row_number"]),
                  "record": json.dumps(rec, ensure_ascii=False, default=str)}
