@@ -37,6 +37,7 @@ FUZZY_THRESHOLD = 92.0  # rapidfuzz ratio (0-100) a fuzzy match must reach
 FUZZY_MAX_LEN = 24  # longer text is several words, not a misspelt name: no fuzzy match
 _CONNECTOR_RE = re.compile(r"(?:合并|伴有|伴|并发|并|及|和)")
 _DIGITS_RE = re.compile(r"\d+")
+_RULE_METHODS = {"manual", "exact_name", "normalized_name", "synonym"}
 _PLAIN_RE = re.compile(r"[\s\W_]+")
 
 
@@ -362,7 +363,7 @@ class DiagnosisStandardizer:
         grade = self.hypertension_grade_in(expanded)
         if grade is None:
             return None
-        rest = match_key(re.sub(r"[123][级期]", "", expanded))
+        rest = match_key(re.sub(r"[123](?:[级期]|$)", "", expanded))
         if rest in {"高血压", "原发性高血压", "特发性高血压"}:
             return self._hyp_graded_code.get(grade)
         return None
@@ -451,12 +452,22 @@ class DiagnosisStandardizer:
         if from_code is not None:
             principal = from_code
             same = [d for d in from_text if d.icd10_category == from_code.icd10_category]
-            # the code only gives the category (or a less specific term of it): the text refines it
-            if same and (from_code.mapping_method == "category_only" or _less_specific(from_code, same[0])):
-                principal = replace(same[0], source_code=code_in, code_system=from_code.code_system)
-            elif same and same[0].code == from_code.code:
+            # The text names a term of the code's category. It becomes the principal when the code
+            # only gives the category, when the text is more specific, or when the text was placed by
+            # rules and says something else (the same extension code means different diseases in
+            # different code versions; what the doctor wrote is the safer evidence) - unless the code
+            # carries a grade/type the text lacks.
+            if same and same[0].code == from_code.code:
                 principal = replace(from_code, risk_tier=from_code.risk_tier or same[0].risk_tier)
+            elif same and (
+                from_code.mapping_method == "category_only"
+                or _less_specific(from_code, same[0])
+                or (same[0].mapping_method in _RULE_METHODS and not _less_specific(same[0], from_code))
+            ):
+                principal = replace(same[0], source_code=code_in, code_system=from_code.code_system)
             diagnoses.append(principal)
+            # the text's terms of the principal's category describe the same condition: not repeated
+            from_text = [d for d in from_text if d.icd10_category != principal.icd10_category]
         diagnoses.extend(from_text)
         unique: list[Diagnosis] = []
         seen: set[str] = set()

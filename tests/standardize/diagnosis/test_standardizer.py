@@ -206,3 +206,51 @@ def test_any_text_gives_a_well_formed_result(std, text):
         if d.hypertension_grade is not None:
             # a grade is only ever read from the text, in one of its numeral styles
             assert any(ch in text for ch in {1: "1一", 2: "2二Ⅱ", 3: "3三Ⅲ"}[d.hypertension_grade])
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "expected"),
+    [
+        # v601 I25.103 is 冠状动脉狭窄; a foreign I25.103 may mean CHD: what the doctor wrote wins
+        ("冠心病", "I25.103", [("I25.105", "synonym", None, "I25.103")]),
+        # the code is more specific than the text: the code stays, the text adds nothing new
+        ("高血压", "I10xx05", [("I10xx05", "exact_code", 3, "I10xx05")]),
+        # the text is more specific than the code
+        ("高血压3级", "I10xx02", [("I10xx05", "exact_name", 3, "I10xx02")]),
+        # a different category in the text is a second diagnosis
+        (
+            "2型糖尿病",
+            "I10xx05",
+            [("I10xx05", "exact_code", 3, "I10xx05"), ("E11.901", "exact_name", None, None)],
+        ),
+    ],
+)
+def test_code_and_text_together(std, text, code, expected):
+    result = std.standardize(text, code)
+    assert [
+        (d.code, d.mapping_method, d.hypertension_grade, d.source_code) for d in result.diagnoses
+    ] == expected
+
+
+def test_teammate_variants_of_chronic_conditions(std):
+    """Variants the generator writes (pipelines/generate/data/dx_variants.csv), checked by hand."""
+    expected = {
+        "HBP1级": "I10xx03",
+        "高血压2": "I10xx04",
+        "高血压病I期": "I10xx03",
+        "慢性阻塞性肺气肿": "J44.901",
+        "慢性阻塞性肺疾病急性发作": "J44.101",
+        "AECOPD": "J44.101",
+        "缺血性脑卒中": "I63.902",
+        "不稳定型心绞痛": "I20.001",
+        "慢性心功能不全": "I50.905",
+        "STEMI": "I21.304",
+        "脑溢血": "I61.902",
+        "糖尿病": "E14.901",  # type not stated: E14, never a guessed E11
+        "CI": None,  # ambiguous abbreviation: unmapped
+    }
+    got = {
+        text: (r.diagnoses[0].code if r.diagnoses else None)
+        for text, r in ((t, std.standardize(t)) for t in expected)
+    }
+    assert got == expected
