@@ -85,7 +85,10 @@ if not ui.is_missing(flows, "级别间流向"):
             alt.Tooltip("label:N", title="人次"),
         ],
     )
-    text = base.mark_text(fontSize=15).encode(text="label:N")
+    half = float(chart_df["n"].max() or 0) / 2
+    text = base.mark_text(fontSize=15).encode(
+        text="label:N", color=alt.condition(alt.datum.n > half, alt.value("white"), alt.value("black"))
+    )
     st.altair_chart(alt.layer(heat, text).properties(width=420, height=240), width="content")
     ui.show_table(
         flows[["direction_name", "from_level", "to_level", "n"]],

@@ -130,10 +130,19 @@ def _requested_urls(driver) -> set[str]:
     return urls
 
 
-def _charts_drawn(n: int):
+# charts each page draws on first view (Vega-Lite, bundled): overview trend; referrals level matrix,
+# monthly, return reasons, timeliness; ranking; quality scorecard (the history chart is in a hidden tab)
+CHARTS = {"overview": 1, "referrals": 4, "institutions": 1, "quality": 1}
+
+
+def _drawn_charts(driver) -> int:
     from selenium.webdriver.common.by import By
 
-    return lambda d: len(d.find_elements(By.CSS_SELECTOR, ".vega-embed canvas, .vega-embed svg")) >= n
+    return sum(
+        1
+        for c in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stVegaLiteChart"]')
+        if c.is_displayed() and c.find_elements(By.CSS_SELECTOR, "canvas, svg")
+    )
 
 
 def test_every_page_in_headless_chromium(served_app, browser, tmp_path):
@@ -148,6 +157,7 @@ def test_every_page_in_headless_chromium(served_app, browser, tmp_path):
     )
     shots.mkdir(parents=True, exist_ok=True)
     seen: dict[str, str] = {}
+    charts: dict[str, int] = {}
     for url_path, texts in PAGES.items():
         browser.get(f"{served_app}/{'' if url_path == 'overview' else url_path}")  # the default page is at /
         wait = WebDriverWait(browser, 45, poll_frequency=0.25)
@@ -157,14 +167,16 @@ def test_every_page_in_headless_chromium(served_app, browser, tmp_path):
             )
         # the script run is over (no "Running…" widget) and every chart has been drawn
         wait.until(ec.invisibility_of_element_located((By.CSS_SELECTOR, '[data-testid="stStatusWidget"]')))
-        n_charts = len(browser.find_elements(By.CSS_SELECTOR, '[data-testid="stVegaLiteChart"]'))
-        wait.until(_charts_drawn(n_charts), message=f"{url_path}: charts")
+        want = CHARTS.get(url_path, 0)
+        wait.until(lambda d, n=want: _drawn_charts(d) >= n, message=f"{url_path}: {want} charts")
+        charts[url_path] = _drawn_charts(browser)
         time.sleep(0.5)  # let the last chart finish its paint before the screenshot
         body = browser.find_element(By.TAG_NAME, "body").text
         assert "Traceback" not in body and "Page not found" not in body, body[:2000]
         assert browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]') == []
         assert browser.save_screenshot(str(shots / f"{url_path}.png"))
         seen[url_path] = body
+    assert charts == {p: CHARTS.get(p, 0) for p in PAGES}, charts
     # sidebar navigation shows every page title, in Chinese
     for title in ("总览", "转诊流向", "机构与区县", "慢病管理", "号源下沉", "数据质量", "数据接入"):
         assert title in seen["overview"]
