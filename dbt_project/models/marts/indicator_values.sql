@@ -2,7 +2,8 @@
 -- alliance, institution, level) [x breakdown]. Every dashboard and export reads it.
 -- value by the registry's aggregation: count = numerator; ratio_pct = 100 * num / den;
 -- ratio = num / den; growth_pct = 100 * (num / den - 1); median / p90 = percentile of the
--- observations (numerator = their count). Values rounded to 4 decimals.
+-- observations (numerator = their count). Values rounded to 4 decimals. Geographies: those in the
+-- registry's grains column.
 with
 
 events as (
@@ -24,7 +25,7 @@ events as (
 
 registry as (
 
-    select indicator_id, aggregation from {{ ref('indicator_registry') }}
+    select indicator_id, aggregation, grains from {{ ref('indicator_registry') }}
 
 ),
 
@@ -116,6 +117,9 @@ valued as (
     from aggregated
     inner join registry
         on aggregated.indicator_id = registry.indicator_id
+    -- only the geographies the registry lists for the indicator (e.g. no per-level 基层诊疗量占比,
+    -- which would be 100 % or 0 % by definition)
+    where {{ dbt.position('aggregated.geo_level', 'registry.grains') }} > 0
 
 ),
 
