@@ -254,3 +254,15 @@ def test_teammate_variants_of_chronic_conditions(std):
         for text, r in ((t, std.standardize(t)) for t in expected)
     }
     assert got == expected
+
+
+def test_curated_data_leads_into_the_pack(pack):
+    """Every synonym/abbreviation ends on a pack name; every crosswalk target is a pack code."""
+    kinds = {kind for _, _, kind in pack.synonym_rows}
+    assert kinds <= {"abbreviation", "synonym", "expansion", "protect"}
+    dangling = [
+        (v, c) for v, c, kind in pack.synonym_rows if kind != "expansion" and pack.find_name(c) is None
+    ]
+    assert dangling == []
+    assert all(row.target_code in pack.names for row in pack.crosswalk.values())
+    assert len(pack.crosswalk) == 8
