@@ -45,7 +45,8 @@ serve: install
 	@echo "Dagster UI:            http://127.0.0.1:$(DAGSTER_PORT)   (log: $(DATA_DIR)/dagster-dev.log)"
 	@trap 'kill $$(cat $(DATA_DIR)/dagster-dev.pid) 2>/dev/null' EXIT; \
 	  RW_DATA_DIR=$(abspath $(DATA_DIR)) $(BIN)/streamlit run dashboards/app.py --server.headless true \
-	    --server.address 127.0.0.1 --server.port $(STREAMLIT_PORT) --browser.gatherUsageStats false
+	    --server.address 127.0.0.1 --server.port $(STREAMLIT_PORT) --browser.gatherUsageStats false \
+	    --client.toolbarMode viewer
 
 dagster: install
 	@mkdir -p $(DAGSTER_HOME)

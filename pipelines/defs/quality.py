@@ -32,10 +32,11 @@ def asset_key_for_table(table: str) -> dg.AssetKey:
     "(quality.check_results history, quality.scorecards, quality.mart_fitness).",
 )
 def quality_results(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    from pipelines.quality import run_quality
+    from pipelines.quality import build_data_docs, run_quality
 
     with warehouse.connect() as con:
         report = run_quality(con, context.run_id, log=context.log.info)
+    docs = build_data_docs(warehouse.paths.data_dir / "quality_docs")
     failed = [r for r in report.results if r.status == "fail"]
     blocking = report.blocking_failures
     return dg.MaterializeResult(
@@ -43,6 +44,7 @@ def quality_results(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             "checks": len(report.results),
             "failed": len(failed),
             "blocking_failed": len(blocking),
+            "data_docs": dg.MetadataValue.path(str(docs)),
             "failures": dg.MetadataValue.md(
                 "\n".join(
                     f"- **{r.check_id}** ({r.severity}, {r.category}): {r.violating_rows}/{r.denominator} "

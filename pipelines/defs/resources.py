@@ -37,7 +37,9 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 def default_warehouse() -> WarehouseResource:
-    return WarehouseResource(data_dir=os.environ.get("RW_DATA_DIR", str(paths().data_dir)))
+    """Empty data_dir = resolved when used ($RW_DATA_DIR or ./data), so one loaded Definitions
+    object serves whichever data directory the run was started for."""
+    return WarehouseResource(data_dir="")
 
 
 def dbt_env(warehouse: Path) -> dict[str, str]:

@@ -16,12 +16,14 @@ STD_TABLES = {
     "quarantine": "rows rejected during standardization, with reasons",
     "value_outcomes": "per distinct raw value: valid / corrected / invalid / unmapped",
     "unmapped_terms": "the unmapped-terms worklist for the quality team",
+    "row_outcomes": "whole-row corrections (sex/birth date from a valid ID, inferred ID type, future dates)",
 }
 UPSTREAM = [raw_landing.key, *institution_registry.keys]
 REF_TABLES = {
     "data_elements": "the data-element standard (standard/data_elements.csv)",
     "value_domains": "value domains (standard/value_domains.csv)",
     "terminology": "diagnosis terminology pack",
+    "reason_codes": "documented reason codes for invalid values and quarantined rows",
 }
 
 

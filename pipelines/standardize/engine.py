@@ -901,7 +901,7 @@ def standardize_all(
     if run.table_exists("raw", "files"):
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _std_files AS SELECT file_id, CAST(received_at AS TIMESTAMP) AS received_at "
-            "FROM raw.files"
+            "FROM raw.files WHERE status = 'landed'"  # file_id is shared by duplicate records
         )
     else:
         con.execute("CREATE OR REPLACE TEMP TABLE _std_files (file_id VARCHAR, received_at TIMESTAMP)")
