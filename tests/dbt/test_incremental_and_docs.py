@@ -48,6 +48,31 @@ def test_new_and_corrected_files_rebuild_only_their_months(warehouse_copy: Path,
     assert v04 == (0,)
 
 
+def test_a_withdrawn_file_rebuilds_its_month(warehouse_copy: Path, tmp_path: Path):
+    """A file whose rows left std.visits (withdrawn, or replaced by a re-send whose rows moved to other
+    months) takes its rows out of fct_visits although no new file arrived for that month."""
+    con = duckdb.connect(str(warehouse_copy))
+    try:
+        con.execute("update marts.fct_visits set department_name = 'MARK'")
+        con.execute("delete from std.visits where file_id = 'f_p03_202312'")  # V11, December 2023
+    finally:
+        con.close()
+
+    run = run_dbt(["run", "--select", "fct_visits"], warehouse_copy, tmp_path)
+    assert run.success
+
+    con = duckdb.connect(str(warehouse_copy), read_only=True)
+    try:
+        rows = con.execute(
+            "select period, count(*), count(*) filter (where department_name = 'MARK') "
+            "from marts.fct_visits group by period order by period"
+        ).fetchall()
+    finally:
+        con.close()
+    # December emptied; January (the month after) re-derived; February untouched
+    assert rows == [("2024-01", 7, 0), ("2024-02", 5, 5)]
+
+
 def test_dbt_docs_generate_writes_the_catalog(built_warehouse, dbt_work: Path):
     db, _ = built_warehouse
     run = run_dbt(["docs", "generate", "--no-compile"], db, dbt_work)  # reuses the session's parse

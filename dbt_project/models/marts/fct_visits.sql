@@ -3,14 +3,21 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='period',
-        on_schema_change='append_new_columns'
+        on_schema_change='append_new_columns',
+        post_hook=[
+            "delete from {{ this }} where file_id is not null and file_id not in
+             (select distinct file_id from {{ ref('stg_std__visits') }} where file_id is not null)"
+        ]
     )
 }}
 -- depends_on: {{ ref('stg_std__visits') }}
 -- One row per visit (门诊/急诊/住院). Incremental by month: a run rebuilds only the months that
--- received rows from a file not seen before (plus the following month, whose first-visit flags
--- can depend on them), reading 30 days before them for the episode look-back. A corrected
--- re-send arrives with a new file_id, so its month is rebuilt and the replaced rows disappear.
+-- received rows from a file not seen before or held rows of a file no longer in std.visits (a
+-- corrected re-send has a new file_id and replaces the old one), plus the following month (its
+-- first-visit flags can depend on them), reading 30 days before them for the episode look-back.
+-- The post-hook removes rows of files no longer in std.visits from months no new row arrived for.
+-- Rows of untouched files are not re-derived: after a change of the standard or the terminology
+-- that rewrites std rows in place, run `dbt build --full-refresh --select fct_visits`.
 with
 
 visits as (
@@ -30,12 +37,29 @@ new_files as (
 
 ),
 
+removed_files as (
+
+    -- file ids in this table no longer in std.visits (replaced by a corrected re-send, or withdrawn)
+    select distinct file_id from {{ this }}
+    where file_id is not null
+    except
+    select distinct file_id from {{ ref('stg_std__visits') }}
+
+),
+
 changed_months as (
 
     select distinct {{ month_start('coalesce(staged.visit_at, staged.admitted_at)') }} as month_start
     from {{ ref('stg_std__visits') }} as staged
     inner join new_files
         on staged.file_id = new_files.file_id
+
+    union
+
+    select distinct cast({{ dbt.concat(['existing.period', "'-01'"]) }} as date) as month_start
+    from {{ this }} as existing
+    inner join removed_files
+        on existing.file_id = removed_files.file_id
 
 ),
 
