@@ -67,8 +67,16 @@ def warehouse_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ):
     """`dbt build`: models, seeds (indicator registry) and tests, streamed as they finish."""
+    # dbt reads RW_WAREHOUSE (profiles.yml); DbtCliResource takes no env, so set it for this step only
+    previous = os.environ.get("RW_WAREHOUSE")
     os.environ["RW_WAREHOUSE"] = str(warehouse.paths.warehouse)
-    yield from dbt.cli(["build"], context=context).stream()
+    try:
+        yield from dbt.cli(["build"], context=context).stream()
+    finally:
+        if previous is None:
+            os.environ.pop("RW_WAREHOUSE", None)
+        else:
+            os.environ["RW_WAREHOUSE"] = previous
 
 
 def dbt_resource() -> DbtCliResource:

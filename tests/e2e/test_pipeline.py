@@ -19,15 +19,12 @@ def region(tmp_path_factory):
 
     data = tmp_path_factory.mktemp("data")
     generate(data, scale="tiny", seed=7)
-    old = {k: os.environ.get(k) for k in ("RW_DATA_DIR", "DAGSTER_HOME")}
+    saved = dict(os.environ)  # the run command points the process at its data dir: undo it after
     os.environ["RW_DATA_DIR"] = str(data)
     os.environ["DAGSTER_HOME"] = str(data / "dagster_home")
     yield data
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")
