@@ -40,6 +40,7 @@ pipeline: install
 ## serve: Streamlit dashboards and the Dagster UI (Ctrl-C stops both)
 serve: install
 	@mkdir -p $(DAGSTER_HOME)
+	@test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
 	@$(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p $(DAGSTER_PORT) >$(DATA_DIR)/dagster-dev.log 2>&1 & echo $$! > $(DATA_DIR)/dagster-dev.pid
 	@echo "Dashboards (数据看板): http://127.0.0.1:$(STREAMLIT_PORT)"
 	@echo "Dagster UI:            http://127.0.0.1:$(DAGSTER_PORT)   (log: $(DATA_DIR)/dagster-dev.log)"
@@ -50,6 +51,7 @@ serve: install
 
 dagster: install
 	@mkdir -p $(DAGSTER_HOME)
+	@test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p $(DAGSTER_PORT)
 
 ## test: install, lint, and the whole test suite (dbt build and GX suites included)
