@@ -33,6 +33,7 @@ from pathlib import Path
 import duckdb
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # dashboards/ is a folder of the repository, not an installed package
 CACHE = ROOT / "benchmarks" / "cache"
 RESULTS = ROOT / "benchmarks" / "results"
 BIN = Path(sys.executable).parent
@@ -152,7 +153,7 @@ def limit_read(inbox: Path, sources_dir: Path) -> dict:
             con.unregister("xlsx_rows")
         else:
             continue
-        rows += con.execute(f"select count(*) from {table}").fetchone()[0]
+        rows += con.execute(f"select count(*) from {table}").fetchall()[0][0]
     seconds = time.perf_counter() - start
     con.close()
     shutil.rmtree(tmpdir, ignore_errors=True)

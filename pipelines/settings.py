@@ -19,6 +19,11 @@ EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 SHARED_REFERENCE_DIR = REPO_ROOT.parent / "shared" / "reference"
 
 
+# DuckDB's memory cap for the pipeline's connections and dbt's (DuckDB spills to disk beyond it).
+# Its default is 80 % of RAM per connection; the pipeline's target is a 6 GiB peak for the whole tree.
+DUCKDB_MEMORY_LIMIT = os.environ.get("RW_DUCKDB_MEMORY_LIMIT", "3GB")
+
+
 def _env_path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).expanduser().resolve() if value else default

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from pipelines.settings import Paths, paths
+from pipelines.settings import DUCKDB_MEMORY_LIMIT, Paths, paths
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -29,7 +29,9 @@ class WarehouseResource(dg.ConfigurableResource):
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         p = self.paths.ensure()
-        con = duckdb.connect(str(p.warehouse), read_only=read_only)
+        con = duckdb.connect(
+            str(p.warehouse), read_only=read_only, config={"memory_limit": DUCKDB_MEMORY_LIMIT}
+        )
         try:
             yield con
         finally:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.settings import DUCKDB_MEMORY_LIMIT
+
 # schema in warehouse → schema in snapshot; tables copied whole (they hold no personal data)
 COPIED_SCHEMAS = {"marts": "marts", "quality": "quality"}
 # elements whose raw values are personal data: never shown, even in the quarantine
@@ -52,7 +54,7 @@ def build_snapshot(
     """Write a fresh snapshot file from the warehouse. Returns row counts per copied table."""
     if target.exists():
         target.unlink()
-    con = duckdb.connect(str(target))
+    con = duckdb.connect(str(target), config={"memory_limit": DUCKDB_MEMORY_LIMIT})
     counts: dict[str, int] = {}
     try:
         con.execute(f"attach '{warehouse}' as wh (read_only)")
