@@ -44,7 +44,7 @@ serve: install
 	@$(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p $(DAGSTER_PORT) >$(DATA_DIR)/dagster-dev.log 2>&1 & echo $$! > $(DATA_DIR)/dagster-dev.pid
 	@echo "Dashboards (数据看板): http://127.0.0.1:$(STREAMLIT_PORT)"
 	@echo "Dagster UI:            http://127.0.0.1:$(DAGSTER_PORT)   (log: $(DATA_DIR)/dagster-dev.log)"
-	@trap 'kill $$(cat $(DATA_DIR)/dagster-dev.pid) 2>/dev/null' EXIT; \
+	@trap 'kill $$(cat $(DATA_DIR)/dagster-dev.pid) 2>/dev/null' EXIT INT TERM; \
 	  RW_DATA_DIR=$(abspath $(DATA_DIR)) $(BIN)/streamlit run dashboards/app.py --server.headless true \
 	    --server.address 127.0.0.1 --server.port $(STREAMLIT_PORT) --browser.gatherUsageStats false \
 	    --client.toolbarMode viewer
