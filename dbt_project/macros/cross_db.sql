@@ -1,7 +1,8 @@
 {#-
   Cross-database helpers the marts need beyond dbt-core's own (dbt.datediff, dbt.dateadd,
   dbt.date_trunc, dbt.concat, dbt.cast ...). Each dispatches: default__ is ANSI-ish SQL, the
-  duckdb__ variant uses the DuckDB built-in. Add spark__/trino__ variants when the models move.
+  duckdb__ variant uses the DuckDB built-in, the spark__ variant the Spark SQL built-in (the Spark
+  engine, docs/scale-out.md). dbt-core's own date macros get spark__ overrides in spark_compat.sql.
 -#}
 
 {# 'YYYY-MM' label of a date or timestamp. #}
@@ -21,6 +22,10 @@
     strftime(cast({{ expr }} as timestamp), '%Y-%m')
 {%- endmacro %}
 
+{% macro spark__to_period(expr) -%}
+    date_format({{ expr }}, 'yyyy-MM')
+{%- endmacro %}
+
 {# Continuous percentile (0..1) as an aggregate. #}
 {% macro percentile_cont(expr, fraction) -%}
     {{ return(adapter.dispatch('percentile_cont', 'referral_warehouse')(expr, fraction)) }}
@@ -32,6 +37,11 @@
 
 {% macro duckdb__percentile_cont(expr, fraction) -%}
     quantile_cont({{ expr }}, {{ fraction }})
+{%- endmacro %}
+
+{# Spark's percentile() interpolates linearly between the closest ranks, as DuckDB's quantile_cont. #}
+{% macro spark__percentile_cont(expr, fraction) -%}
+    percentile({{ expr }}, {{ fraction }})
 {%- endmacro %}
 
 {# Hours between two timestamps, fractional (second precision). #}
@@ -59,5 +69,9 @@
 {%- endmacro %}
 
 {% macro duckdb__type_double() -%}
+    double
+{%- endmacro %}
+
+{% macro spark__type_double() -%}
     double
 {%- endmacro %}

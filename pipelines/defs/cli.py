@@ -28,9 +28,18 @@ def prepare_environment(data_dir: str | None) -> Path:
 
 
 def run_pipeline(
-    data_dir: str | None = None, sources: list[str] | None = None, months: list[str] | None = None
+    data_dir: str | None = None,
+    sources: list[str] | None = None,
+    months: list[str] | None = None,
+    engine: str | None = None,
 ) -> bool:
-    """Execute warehouse_job in-process on the persistent instance. Returns success."""
+    """Execute warehouse_job in-process on the persistent instance. Returns success.
+
+    ``engine`` (duckdb | spark; default $RW_ENGINE, else duckdb) is what the job's ``engine``
+    resource resolves to for this run (pipelines.engines)."""
+    from pipelines.engines import resolve_engine
+
+    os.environ["RW_ENGINE"] = resolve_engine(engine)
     prepare_environment(data_dir)
     import dagster as dg
 
@@ -72,7 +81,7 @@ def run_pipeline(
 
 
 def _handle_run(args: argparse.Namespace) -> int:
-    ok = run_pipeline(args.data_dir, args.source or None, args.month or None)
+    ok = run_pipeline(args.data_dir, args.source or None, args.month or None, engine=args.engine)
     return 0 if ok else 1
 
 
@@ -90,4 +99,11 @@ def register(subparsers) -> None:
     p.add_argument("--data-dir", help="data directory (default: ./data or $RW_DATA_DIR)")
     p.add_argument("--source", action="append", help="only this source (repeatable); default: all sources")
     p.add_argument("--month", action="append", help="only files of this period YYYYMM (repeatable)")
+    p.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default=None,
+        help="where the warehouse is built: duckdb (embedded, default) or spark (dbt-spark over a "
+        "Parquet lake; docs/scale-out.md). Default: $RW_ENGINE, else duckdb",
+    )
     p.set_defaults(handler=_handle_run)
