@@ -24,16 +24,16 @@
     {%- if datepart == 'second' -%}
         (unix_seconds(cast({{ second_date }} as timestamp)) - unix_seconds(cast({{ first_date }} as timestamp)))
     {%- elif datepart == 'minute' -%}
-        (floor(unix_seconds(cast({{ second_date }} as timestamp)) / 60) - floor(unix_seconds(cast({{ first_date }} as timestamp)) / 60))
+        cast(floor(unix_seconds(cast({{ second_date }} as timestamp)) / 60) - floor(unix_seconds(cast({{ first_date }} as timestamp)) / 60) as bigint)
     {%- elif datepart == 'hour' -%}
-        (floor(unix_seconds(cast({{ second_date }} as timestamp)) / 3600) - floor(unix_seconds(cast({{ first_date }} as timestamp)) / 3600))
+        cast(floor(unix_seconds(cast({{ second_date }} as timestamp)) / 3600) - floor(unix_seconds(cast({{ first_date }} as timestamp)) / 3600) as bigint)
     {%- elif datepart == 'day' -%}
-        datediff(cast({{ second_date }} as date), cast({{ first_date }} as date))
+        cast(datediff(cast({{ second_date }} as date), cast({{ first_date }} as date)) as bigint)
     {%- elif datepart == 'month' -%}
-        ((year(cast({{ second_date }} as date)) - year(cast({{ first_date }} as date))) * 12
-         + month(cast({{ second_date }} as date)) - month(cast({{ first_date }} as date)))
+        cast((year(cast({{ second_date }} as date)) - year(cast({{ first_date }} as date))) * 12
+             + month(cast({{ second_date }} as date)) - month(cast({{ first_date }} as date)) as bigint)
     {%- elif datepart == 'year' -%}
-        (year(cast({{ second_date }} as date)) - year(cast({{ first_date }} as date)))
+        cast(year(cast({{ second_date }} as date)) - year(cast({{ first_date }} as date)) as bigint)
     {%- else -%}
         {{ exceptions.raise_compiler_error("datediff: datepart '" ~ datepart ~ "' not supported on Spark") }}
     {%- endif -%}
