@@ -44,14 +44,15 @@
     percentile({{ expr }}, {{ fraction }})
 {%- endmacro %}
 
-{# Hours between two timestamps, fractional (second precision). #}
+{# Hours between two timestamps, fractional (second precision). A double on every engine (an
+   integer divided by a decimal literal is a DECIMAL on Spark). #}
 {% macro hours_between(start_ts, end_ts) -%}
-    ({{ dbt.datediff(start_ts, end_ts, 'second') }} / 3600.0)
+    (cast({{ dbt.datediff(start_ts, end_ts, 'second') }} as {{ type_double() }}) / 3600.0)
 {%- endmacro %}
 
 {# Days between two timestamps, fractional (second precision). #}
 {% macro days_between(start_ts, end_ts) -%}
-    ({{ dbt.datediff(start_ts, end_ts, 'second') }} / 86400.0)
+    (cast({{ dbt.datediff(start_ts, end_ts, 'second') }} as {{ type_double() }}) / 86400.0)
 {%- endmacro %}
 
 {# First day of the month of a date/timestamp, as a date. #}

@@ -17,7 +17,8 @@ import pytest
 from pipelines.engines.compare import compare_warehouses
 from pipelines.settings import DBT_PROJECT_DIR
 
-pytestmark = pytest.mark.slow
+# A Spark session per dbt invocation and ~250 dbt nodes as Spark jobs: minutes, not seconds.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 MARTS_THE_DASHBOARDS_READ = {
     "indicator_registry",
