@@ -32,7 +32,13 @@ from pipelines.ingest import jsonpath
 from pipelines.ingest.readers import Staged, qi, ql, stage_csv, stage_jsonl, stage_xlsx
 from pipelines.ingest.reasons import FileRejected, catalog, sentence
 from pipelines.ingest.registry import SourceConfig
-from pipelines.ingest.textstream import UndecodableError, fingerprint, transcode_to_utf8
+from pipelines.ingest.textstream import (
+    BinaryFileError,
+    NormalizedText,
+    UndecodableError,
+    fingerprint,
+    normalize_text,
+)
 from pipelines.settings import STANDARD_DIR
 
 FILES_DDL = """
@@ -324,14 +330,17 @@ class _Lander:
             if fp.size_bytes == 0:
                 raise FileRejected("empty_file", detail="0 bytes")
             staged = self._stage(path, cfg, spec, fp, params)
+            _check_whole(staged)
+            self._commit(res, rel, cfg, spec, staged, params)
         except FileRejected as rej:
             res.status = "rejected"
+            res.replaces_file_id = None
+            res.rows_read = res.rows_landed = res.rows_quarantined = res.rows_footer = 0
             res.reason_code = rej.code
             res.reason = sentence("file", rej.code, **{**params, **rej.params})
             self._record(res, rel)
             res.seconds = time.perf_counter() - t0
             return res
-        self._commit(res, rel, cfg, spec, staged, params)
         res.seconds = time.perf_counter() - t0
         return res
 
@@ -360,42 +369,53 @@ class _Lander:
                 footer_regex=cfg.footer_regex,
                 check_header=check_header,
             )
-        text_path = self._utf8_path(path, cfg, fp)
+        kind = "lines" if cfg.format == "jsonl" else "csv"
+        text = self._normalize(path, cfg, fp, kind)
         if cfg.format == "jsonl":
-            return stage_jsonl(
+            staged = stage_jsonl(
                 self.con,
-                text_path,
+                text.path,
                 tmp,
                 paths=[c.source_column for c in spec.columns],
-                ends_with_newline=fp.ends_with_newline,
+                ends_with_newline=text.ends_with_newline,
                 check_header=check_header,
             )
-        return stage_csv(
-            self.con,
-            text_path,
-            tmp,
-            delimiter=cfg.delimiter,
-            header_row=cfg.header_row,
-            footer_regex=cfg.footer_regex,
-            ends_with_newline=fp.ends_with_newline,
-            check_header=check_header,
-        )
+        else:
+            staged = stage_csv(
+                self.con,
+                text.path,
+                tmp,
+                delimiter=cfg.delimiter,
+                header_row=cfg.header_row,
+                footer_regex=cfg.footer_regex,
+                ends_with_newline=text.ends_with_newline,
+                check_header=check_header,
+            )
+        staged.expected_records = text.records
+        staged.notes.extend(_text_notes(text))
+        return staged
 
-    def _utf8_path(self, path: Path, cfg: SourceConfig, fp) -> Path:
-        """The file itself when it is UTF-8, else a streamed UTF-8 transcode in the temp dir."""
+    def _normalize(self, path: Path, cfg: SourceConfig, fp, kind: str) -> NormalizedText:
+        """A UTF-8, LF-only copy of the text file in the temp dir, with its independent record count."""
         enc = cfg.encoding
-        if enc in ("utf-8", "utf-8-sig") or (enc == "auto" and fp.utf8_error is None):
-            if fp.utf8_error is not None:
-                raise self._undecodable(fp.utf8_error, "UTF-8")
-            return path
-        codec = "gb18030" if enc == "auto" else enc
+        if enc == "auto":
+            codec, label = ("utf-8" if fp.utf8_error is None else "gb18030"), "UTF-8 或 GB18030 (auto)"
+        else:
+            codec, label = enc, enc.upper()
         dest = Path(self.tmpdir.name) / f"{fp.file_id}.utf8"
         try:
-            transcode_to_utf8(path, dest, codec)
+            return normalize_text(
+                path,
+                dest,
+                codec,
+                kind=kind,
+                delimiter=cfg.delimiter,
+                header_rows=0 if kind == "lines" else cfg.header_row,
+            )
         except UndecodableError as exc:
-            label = "UTF-8 或 GB18030 (auto)" if enc == "auto" else enc.upper()
             raise self._undecodable(exc, label) from None
-        return dest
+        except BinaryFileError as exc:
+            raise FileRejected("binary_file", what=exc.what) from None
 
     @staticmethod
     def _undecodable(exc: UndecodableError, label: str) -> FileRejected:
@@ -462,6 +482,7 @@ class _Lander:
         absent = [c for c in declared if c not in present] if cfg.format != "jsonl" else []
         if absent:
             notes.append(sentence("note", "missing_optional_columns", columns=", ".join(absent), **params))
+        notes.extend(sentence("note", code, **{**params, **p}) for code, p in staged.notes)
         old = self.index.landed_under_name(cfg.source_id, path_name(rel), res.sha256)
         leftovers = bool(self.index.find(file_id=res.file_id, status="replaced"))
         con.execute("BEGIN TRANSACTION")
@@ -509,6 +530,12 @@ class _Lander:
                         for r in staged.rejects
                     ],
                 )
+            if int(landed) != staged.rows_staged:  # the INSERT itself lost or added rows
+                raise FileRejected(
+                    "record_count_mismatch",
+                    expected=staged.expected_records if staged.expected_records is not None else "?",
+                    read=int(landed) + len(staged.rejects) + staged.rows_footer,
+                )
             res.rows_landed = int(landed)
             res.rows_quarantined = len(staged.rejects)
             res.rows_read = res.rows_landed + res.rows_quarantined
@@ -524,6 +551,29 @@ class _Lander:
             raise
         self._columns[name] = columns
         self.index.record(res, rel)
+
+
+def _check_whole(staged: Staged) -> None:
+    """A file is read whole or refused: the records the reader accounted for (landed + quarantined +
+    totals rows) must equal the independent count, and a file with data bytes but no records is not
+    landed."""
+    read = staged.rows_staged + len(staged.rejects) + staged.rows_footer
+    if staged.expected_records is not None and read != staged.expected_records:
+        raise FileRejected("record_count_mismatch", expected=staged.expected_records, read=read)
+    if staged.rows_staged + len(staged.rejects) == 0:
+        detail = f"{staged.rows_footer} totals rows only" if staged.rows_footer else "header only"
+        raise FileRejected("no_records", detail=detail)
+
+
+def _text_notes(text: NormalizedText) -> list[tuple[str, dict]]:
+    out: list[tuple[str, dict]] = []
+    if len(text.line_endings) > 1 or text.cr:
+        out.append(("line_endings_normalized", {"endings": " + ".join(text.line_endings)}))
+    if text.controls_removed:
+        out.append(("control_bytes_removed", {"n": text.controls_removed}))
+    if text.decoded_as.startswith("utf-16"):
+        out.append(("decoded_utf16", {}))
+    return out
 
 
 def path_name(rel: str) -> str:

@@ -66,6 +66,10 @@ class Staged:
     rejects: list[RowReject] = field(default_factory=list)
     rows_footer: int = 0
     extra_columns: list[str] = field(default_factory=list)  # kept in _extra
+    # the independent count of the file's data records (footers included), from a pass that is not
+    # this reader: rows_staged + len(rejects) + rows_footer must equal it, or the file is refused
+    expected_records: int | None = None
+    notes: list[tuple[str, dict]] = field(default_factory=list)  # (note code, sentence parameters)
 
 
 HeaderCheck = Callable[[list[str]], list[str]]  # returns the declared columns; raises FileRejected
