@@ -28,9 +28,32 @@ def prepare_environment(data_dir: str | None) -> Path:
 
 
 def run_pipeline(
-    data_dir: str | None = None, sources: list[str] | None = None, months: list[str] | None = None
+    data_dir: str | None = None,
+    sources: list[str] | None = None,
+    months: list[str] | None = None,
+    wait: bool = False,
 ) -> bool:
-    """Execute warehouse_job in-process on the persistent instance. Returns success."""
+    """Execute warehouse_job in-process on the persistent instance. Returns success.
+
+    Holds the data dir's run lock (pipelines/runlock.py) from before anything is written until the
+    run has ended; raises RunLockHeld at once when another run holds it (or waits, ``wait=True``)."""
+    import uuid
+
+    from pipelines.runlock import run_lock
+    from pipelines.settings import paths
+
+    run_id = str(uuid.uuid4())
+    with run_lock(paths(data_dir).data_dir, run_id=run_id, command="run", wait=wait, log=_stderr):
+        return _run_locked(data_dir, sources, months, run_id)
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _run_locked(
+    data_dir: str | None, sources: list[str] | None, months: list[str] | None, run_id: str
+) -> bool:
     prepare_environment(data_dir)
     import dagster as dg
 
@@ -57,7 +80,7 @@ def run_pipeline(
     }
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            instance=instance, tags=tags, run_config=run_config, raise_on_error=False
+            instance=instance, tags=tags, run_config=run_config, raise_on_error=False, run_id=run_id
         )
         print(f"\nrun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}", file=sys.stderr)
         if not result.success:
@@ -72,7 +95,13 @@ def run_pipeline(
 
 
 def _handle_run(args: argparse.Namespace) -> int:
-    ok = run_pipeline(args.data_dir, args.source or None, args.month or None)
+    from pipelines.runlock import RunLockHeld
+
+    try:
+        ok = run_pipeline(args.data_dir, args.source or None, args.month or None, wait=args.wait)
+    except RunLockHeld as exc:
+        print(str(exc), file=sys.stderr)
+        return 3
     return 0 if ok else 1
 
 
@@ -84,10 +113,16 @@ def register(subparsers) -> None:
             "Runs warehouse_job, the same Dagster job the nightly schedule and the inbox sensor run, "
             "headless and in-process, recorded in the persistent Dagster instance under DATA_DIR/dagster_home "
             "(so it shows in the Dagster UI). Exit status 1 when any step fails or a blocking quality "
-            "check stops publication; the previously published snapshot then stays in place."
+            "check stops publication; the previously published snapshot then stays in place. Exit status 3, "
+            "at once and before anything is written, when another run holds the data dir (see --wait)."
         ),
     )
     p.add_argument("--data-dir", help="data directory (default: ./data or $RW_DATA_DIR)")
     p.add_argument("--source", action="append", help="only this source (repeatable); default: all sources")
     p.add_argument("--month", action="append", help="only files of this period YYYYMM (repeatable)")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another run holds the data dir, wait for it instead of exiting",
+    )
     p.set_defaults(handler=_handle_run)

@@ -39,7 +39,12 @@ def raw_landing(
     context: dg.AssetExecutionContext, config: LandingConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     from pipelines.ingest import land_inbox
+    from pipelines.runlock import RunLockHeld, hold_for_process
 
+    try:  # runs Dagster launches itself (sensor, schedule, UI) hold the data dir from here on
+        hold_for_process(warehouse.paths.data_dir, context.run_id, "dagster run", log=context.log.info)
+    except RunLockHeld as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     selected = list(context.partition_keys)
     sources = load_sources()
     all_selected = set(selected) == set(SOURCE_IDS)

@@ -255,9 +255,7 @@ class _FileIndex:
         return next((k for k in hits if k.sha256 != sha256), None)
 
     def record(self, res: FileResult, rel: str) -> None:
-        self.rows = [
-            k for k in self.rows if not (k.sha256 == res.sha256 and k.path == rel and k.status == "rejected")
-        ]
+        self.rows = [k for k in self.rows if not (k.path == rel and k.status == "rejected")]
         if res.status == "landed":
             self.rows = [k for k in self.rows if not (k.file_id == res.file_id and k.status == "replaced")]
         if res.replaces_file_id:
@@ -437,11 +435,10 @@ class _Lander:
         self.index.record(res, rel)
 
     def _supersede_rejection(self, res: FileResult, rel: str) -> None:
-        if self.index.find(sha256=res.sha256, path=rel, status="rejected"):
-            self.con.execute(
-                "DELETE FROM raw.files WHERE sha256 = ? AND path = ? AND status = 'rejected'",
-                [res.sha256, rel],
-            )
+        """The file now at ``rel`` supersedes an earlier rejection of that path (same bytes retried,
+        or new bytes sent under the same name)."""
+        if self.index.find(path=rel, status="rejected"):
+            self.con.execute("DELETE FROM raw.files WHERE path = ? AND status = 'rejected'", [rel])
 
     def _insert_file(self, res: FileResult, rel: str) -> None:
         try:
@@ -663,6 +660,12 @@ def land_inbox(
             log(_log_line(res, inbox))
     finally:
         lander.tmpdir.cleanup()
+    held = refresh_held_back(con, inbox)
+    for h in held:
+        log(
+            f"held back: {h['source_id']} period {h['period'] or '?'} ({h['files_withheld']} landed files, "
+            f"{h['rows_withheld']} rows) because {h['file_name']} was refused: {h['reason_code']}"
+        )
     t = report.totals
     log(
         f"landing: {t['landed']} landed, {t['duplicate']} duplicate, {t['rejected']} rejected, "
@@ -670,6 +673,70 @@ def land_inbox(
         f"quarantined {t['rows_quarantined']}, footer {t['rows_footer']}"
     )
     return report
+
+
+HELD_BACK_DDL = """
+CREATE TABLE IF NOT EXISTS raw.held_back (
+    source_id VARCHAR, period VARCHAR, file_id VARCHAR, entity VARCHAR, file_name VARCHAR,
+    reason_code VARCHAR, reason VARCHAR, received_at TIMESTAMP, files_withheld BIGINT, rows_withheld BIGINT
+)"""
+
+
+def refresh_held_back(con: duckdb.DuckDBPyConnection, inbox: Path) -> list[dict]:
+    """The held-back rule (docs/ingestion.md): every refused file of a registered source that is
+    still in the inbox holds back its source's landed rows of the same period (all entities), until
+    a good file replaces it. Rewrites ``raw.held_back`` (one row per refused file) and
+    ``raw.held_back_files`` (the landed files withheld, which standardization leaves out)."""
+    ensure_schema(con)
+    con.execute(HELD_BACK_DDL)
+    free = set(catalog().get("not_holding_back", []))
+    refused = [
+        r
+        for r in con.execute(
+            "SELECT source_id, period, file_id, entity, file_name, split_part(reason, ':', 1), reason, "
+            "received_at, path FROM raw.files WHERE status = 'rejected' AND coalesce(source_id, '') <> '' "
+            "ORDER BY source_id, period, file_name"
+        ).fetchall()
+        if r[5] not in free and (Path(inbox) / r[8]).is_file()
+    ]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM raw.held_back")
+        con.execute(
+            "CREATE OR REPLACE TABLE raw.held_back_files (file_id VARCHAR, source_id VARCHAR, period VARCHAR)"
+        )
+        out = []
+        for source_id, period, file_id, entity, name, code, reason, received, _ in refused:
+            withheld = con.execute(
+                "SELECT file_id, coalesce(rows_landed, 0) FROM raw.files "
+                "WHERE status = 'landed' AND source_id = ? AND period = ?",
+                [source_id, period],
+            ).fetchall()
+            for fid, _ in withheld:
+                con.execute(
+                    "INSERT INTO raw.held_back_files SELECT ?, ?, ? WHERE NOT EXISTS "
+                    "(SELECT 1 FROM raw.held_back_files WHERE file_id = ?)",
+                    [fid, source_id, period, fid],
+                )
+            row = {
+                "source_id": source_id,
+                "period": period,
+                "file_id": file_id,
+                "entity": entity,
+                "file_name": name,
+                "reason_code": code,
+                "reason": reason,
+                "received_at": received,
+                "files_withheld": len(withheld),
+                "rows_withheld": sum(n for _, n in withheld),
+            }
+            con.execute("INSERT INTO raw.held_back VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(row.values()))
+            out.append(row)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return out
 
 
 def _log_line(res: FileResult, inbox: Path) -> str:
