@@ -366,6 +366,7 @@ class _Lander:
                 header_row=cfg.header_row,
                 footer_regex=cfg.footer_regex,
                 check_header=check_header,
+                sheets=cfg.sheets,
             )
         kind = "lines" if cfg.format == "jsonl" else "csv"
         text = self._normalize(path, cfg, fp, kind)

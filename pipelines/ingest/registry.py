@@ -60,6 +60,9 @@ class SourceConfig:
     delimiter: str = ","
     header_row: int = 1
     footer_regex: str | None = None
+    sheets: tuple[str | int, ...] | None = (
+        None  # xlsx/xls: sheet names or 1-based positions; None = all matching
+    )
     path: Path | None = None
 
     @property
@@ -88,6 +91,20 @@ def _parse_columns(raw: dict[str, Any] | None, where: str) -> tuple[ColumnSpec, 
                 value_map={str(k): str(v) for k, v in (spec.get("value_map") or {}).items()},
             )
         )
+    return tuple(out)
+
+
+def _parse_sheets(raw: Any, where: str) -> tuple[str | int, ...] | None:
+    if raw is None:
+        return None
+    items = raw if isinstance(raw, list) else [raw]
+    out: list[str | int] = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, int | str) or (isinstance(item, int) and item < 1):
+            raise SourceConfigError(
+                f"{where}: sheets entries are sheet names or 1-based positions, not {item!r}"
+            )
+        out.append(item)
     return tuple(out)
 
 
@@ -133,6 +150,7 @@ def parse_source(data: dict[str, Any], path: Path | None = None) -> SourceConfig
         delimiter=str(data.get("delimiter", ",")),
         header_row=int(data.get("header_row", 1)),
         footer_regex=data.get("footer_regex"),
+        sheets=_parse_sheets(data.get("sheets"), where),
         path=path,
     )
 

@@ -100,3 +100,36 @@ def test_a_short_read_is_refused_naming_both_numbers():
     with pytest.raises(FileRejected) as exc:
         _check_whole(empty)
     assert exc.value.code == "no_records"
+
+
+def test_workbooks_read_every_matching_sheet_and_cached_formula_values(landed):
+    con, report, _ = landed
+    by_name = {f.path.name: f for f in report.files}
+    two = by_name["visits_two_sheets_202401.xlsx"]
+    assert "1月上半月 (3), 1月下半月 (2)" in two.reason and "填表说明" in two.reason
+    got = con.execute(
+        'SELECT 门诊号, 姓名, 就诊时间, _row_number FROM raw."adv_x__visits" WHERE _file_id = ? ORDER BY _row_number',
+        [two.file_id],
+    ).fetchall()
+    assert got == [
+        ("W001", "患者1", "2024-01-01 08:30:00", 1),
+        ("W002", "患者2", "2024-01-02 08:30:00", 2),
+        ("W003", "患者3", "2024-01-03 08:30:00", 3),
+        ("W004", "患者4", "2024-01-20 09:00:00", 4),
+        ("W005", "患者5", "2024-01-21 10:00:00", 5),
+    ]
+    formulas = by_name["visits_formulas_202401.xlsx"]
+    names = con.execute(
+        'SELECT 门诊号, 姓名 FROM raw."adv_x__visits" WHERE _file_id = ? ORDER BY 1', [formulas.file_id]
+    ).fetchall()
+    assert names == [("F001", "患者1"), ("F002", "患者2")]  # the cached value of the formula
+    [(code, reason)] = con.execute(
+        "SELECT reason_code, reason FROM raw.quarantine WHERE file_id = ?", [formulas.file_id]
+    ).fetchall()
+    assert code == "formula_without_value" and "B4" in reason and "CONCATENATE" in reason
+    legacy = by_name["visits_legacy_202401.xls"]
+    rows = con.execute(
+        'SELECT 门诊号, 就诊时间 FROM raw."adv_xls__visits" WHERE _file_id = ? ORDER BY _row_number',
+        [legacy.file_id],
+    ).fetchall()
+    assert rows == [("X001", "2024-01-02 08:30:00"), ("X002", "2024-01-03 09:00:00"), ("X003", "2024-01-04")]

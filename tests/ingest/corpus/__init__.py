@@ -9,7 +9,10 @@ truncation, binary files under a text name, workbooks with several sheets and fo
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,6 +165,81 @@ ADV_J: dict[str, tuple[bytes, Expect]] = {
 TEXT_CORPUS = {"adv": ADV, "adv_gb": ADV_GB, "adv_j": ADV_J}
 
 
+# ------------------------------------------------------------------- adv_x (xlsx) and adv_xls (.xls)
+def _two_sheets(path: Path) -> None:
+    """Two sheets of the layout (columns in another order on the second) and a notes sheet."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "1月上半月"
+    ws.append(["门诊号", "姓名", "就诊时间", "诊断"])
+    for i in range(1, 4):
+        ws.append([f"W{i:03d}", f"患者{i}", dt.datetime(2024, 1, i, 8, 30), "高血压"])
+    ws2 = wb.create_sheet("1月下半月")
+    ws2.append(["姓名", "门诊号", "诊断", "就诊时间"])
+    ws2.append(["患者4", "W004", "糖尿病", dt.datetime(2024, 1, 20, 9, 0)])
+    ws2.append([])
+    ws2.append(["患者5", "W005", "冠心病", dt.datetime(2024, 1, 21, 10, 0)])
+    ws3 = wb.create_sheet("填表说明")
+    ws3.append(["本表由 HIS 导出，请勿修改"])
+    ws3.append(["联系人：信息科"])
+    wb.save(path)
+
+
+def _formulas(path: Path) -> None:
+    """A formula with a cached value (as Excel saves it) and one without (as a script writes it)."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "明细"
+    ws.append(["门诊号", "姓名", "就诊时间", "诊断"])
+    ws.append(["F001", "患者1", "2024-01-01 08:30", "高血压"])
+    ws.append(["F002", '=CONCATENATE("患者","2")', "2024-01-02 08:30", "糖尿病"])
+    ws.append(["F003", '=CONCATENATE("患者","3")', "2024-01-03 08:30", "冠心病"])
+    wb.save(path)
+    # give F002's formula the cached value Excel would have stored; F003's stays without one
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode("utf-8")
+    sheet = re.sub(
+        r'(<c r="B3"[^>]*)><f>([^<]*)</f><v\s*/>',
+        r'\1 t="str"><f>\2</f><v>患者2</v>',
+        sheet,
+    )
+    assert "<v>患者2</v>" in sheet
+    parts["xl/worksheets/sheet1.xml"] = sheet.encode("utf-8")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, b in parts.items():
+            z.writestr(n, b)
+
+
+def _header_only(path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["门诊号", "姓名", "就诊时间", "诊断"])
+    wb.save(path)
+
+
+WORKBOOKS: dict[tuple[str, str], tuple[object, Expect]] = {
+    ("adv_x", "visits_two_sheets_202401.xlsx"): (_two_sheets, Expect(5, "landed", 5)),
+    ("adv_x", "visits_formulas_202401.xlsx"): (_formulas, Expect(3, "landed", 2, 1)),
+    ("adv_x", "visits_header_only_202401.xlsx"): (_header_only, Expect(0, "rejected", code="no_records")),
+    ("adv_x", "visits_not_a_zip_202401.xlsx"): (
+        lambda p: p.write_bytes(H.encode() + b"\r\n" + rows(1)[0].encode()),
+        Expect(0, "rejected", code="unreadable_workbook"),
+    ),
+    # made once with xlwt 1.3.0 (BIFF8): a title row, header on row 2, 3 records, a blank row, a 合计
+    # row, and a second sheet of notes
+    ("adv_xls", "visits_legacy_202401.xls"): (
+        lambda p: shutil.copy(HERE / "files" / "visits_legacy_202401.xls", p),
+        Expect(4, "landed", 3, footer=1),
+    ),
+}
+
+
 def write_corpus(inbox: Path) -> dict[tuple[str, str], Expect]:
     """Write every corpus file under ``inbox``; returns the expectations."""
     expected: dict[tuple[str, str], Expect] = {}
@@ -170,6 +248,10 @@ def write_corpus(inbox: Path) -> dict[tuple[str, str], Expect]:
         for name, (data, exp) in files.items():
             (inbox / source_id / name).write_bytes(data)
             expected[(source_id, name)] = exp
+    for (source_id, name), (make, exp) in WORKBOOKS.items():
+        (inbox / source_id).mkdir(parents=True, exist_ok=True)
+        make(inbox / source_id / name)
+        expected[(source_id, name)] = exp
     return expected
 
 
