@@ -468,6 +468,46 @@ class _Lander:
             ],
         )
 
+    def _row_periods(self, table: str, file_id: str, cfg: SourceConfig, spec, declared: list[str]) -> dict:
+        """{YYYYMM or None: rows} of the file's landed rows, from the entity's period element."""
+        element = period_config()["period_elements"].get(spec.entity)
+        if not element:
+            return {}
+        if cfg.is_canonical:
+            column = element if element in declared else None
+        else:
+            column = next((c.source_column for c in spec.columns if c.element == element), None)
+        if column is None or column not in declared:
+            return {}
+        pat = ql(period_config()["period_pattern"])
+        x = qi(column)
+        return dict(
+            self.con.execute(
+                f"SELECT CASE WHEN regexp_matches({x}, {pat}) THEN regexp_extract({x}, {pat}, 1) || "
+                f"lpad(regexp_extract({x}, {pat}, 2) || regexp_extract({x}, {pat}, 3), 2, '0') END AS p, count(*) FROM {table} "
+                "WHERE _file_id = ? GROUP BY p",
+                [file_id],
+            ).fetchall()
+        )
+
+    def _record_periods(self, res: FileResult, periods: dict, notes: list[str], params) -> None:
+        """raw.file_periods (the split of the file's rows by month); a file without YYYYMM in its name
+        takes its period from its rows (the earliest, when they span months)."""
+        self.con.execute(FILE_PERIODS_DDL)
+        self.con.execute("DELETE FROM raw.file_periods WHERE file_id = ?", [res.file_id])
+        known = {p: n for p, n in periods.items() if p}
+        for p, n in sorted(periods.items(), key=lambda kv: kv[0] or ""):
+            self.con.execute(
+                "INSERT INTO raw.file_periods VALUES (?, ?, ?, ?)", [res.file_id, res.source_id, p, n]
+            )
+        from_name = res.period
+        if from_name is None and known:
+            res.period = min(known)
+        if len(known) > 1 or (from_name is None and known):
+            order = sorted(periods.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
+            split = ", ".join(f"{p or '?'}: {n}" for p, n in order)
+            notes.append(sentence("note", "periods_from_rows", periods=split, period=res.period, **params))
+
     def _commit(self, res: FileResult, rel: str, cfg: SourceConfig, spec, staged: Staged, params) -> None:
         con = self.con
         name = f"{cfg.source_id}__{spec.entity}"
@@ -538,6 +578,8 @@ class _Lander:
             res.rows_quarantined = len(staged.rejects)
             res.rows_read = res.rows_landed + res.rows_quarantined
             res.rows_footer = staged.rows_footer
+            periods = self._row_periods(table, res.file_id, cfg, spec, declared)
+            self._record_periods(res, periods, notes, params)
             res.reason = " | ".join(notes) or None
             res.reason_code = "replaces" if old else ("extra_columns" if staged.extra_columns else None)
             self._supersede_rejection(res, rel)
@@ -584,6 +626,15 @@ def _normalize_months(months: Iterable[str] | None) -> set[str] | None:
     return {str(m).replace("-", "").strip()[:6] for m in months}
 
 
+def _may_hold_months(name: str, cfg: SourceConfig | None, months: set[str]) -> bool:
+    """Under a ``--month`` filter: a file whose name has one of the months, or an export of a known
+    layout whose name has no YYYYMM (its periods come from its rows, so it is read)."""
+    named = period_of(name)
+    if named is not None:
+        return named in months
+    return cfg is not None and cfg.file_spec_for(name) is not None
+
+
 def inbox_files(inbox: Path) -> list[tuple[str, Path]]:
     """(source_id, path) of every candidate export: ``inbox/<source_id>/<file>``; files directly in
     the inbox get source_id ''. Hidden files, Office lock files and partial uploads are ignored."""
@@ -623,7 +674,7 @@ def land_inbox(
         for source_id, path in inbox_files(inbox):
             if wanted is not None and source_id not in wanted:
                 continue
-            if month_set is not None and period_of(path.name) not in month_set:
+            if month_set is not None and not _may_hold_months(path.name, sources.get(source_id), month_set):
                 continue
             try:
                 res = lander.land(path, source_id)
@@ -676,6 +727,18 @@ def land_inbox(
     return report
 
 
+FILE_PERIODS_DDL = """
+CREATE TABLE IF NOT EXISTS raw.file_periods (file_id VARCHAR, source_id VARCHAR, period VARCHAR, n_rows BIGINT)"""
+
+
+@cache
+def period_config() -> dict:
+    import yaml
+
+    with (Path(__file__).with_name("periods.yaml")).open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
 HELD_BACK_DDL = """
 CREATE TABLE IF NOT EXISTS raw.held_back (
     source_id VARCHAR, period VARCHAR, file_id VARCHAR, entity VARCHAR, file_name VARCHAR,
@@ -708,10 +771,12 @@ def refresh_held_back(con: duckdb.DuckDBPyConnection, inbox: Path) -> list[dict]
         )
         out = []
         for source_id, period, file_id, entity, name, code, reason, received, _ in refused:
+            con.execute(FILE_PERIODS_DDL)
             withheld = con.execute(
-                "SELECT file_id, coalesce(rows_landed, 0) FROM raw.files "
-                "WHERE status = 'landed' AND source_id = ? AND period = ?",
-                [source_id, period],
+                "SELECT file_id, coalesce(rows_landed, 0) FROM raw.files f WHERE status = 'landed' "
+                "AND source_id = ? AND (period = ? OR EXISTS (SELECT 1 FROM raw.file_periods p "
+                "WHERE p.file_id = f.file_id AND p.period = ?))",
+                [source_id, period, period],
             ).fetchall()
             for fid, _ in withheld:
                 con.execute(
