@@ -83,6 +83,7 @@ def _run_locked(
             instance=instance, tags=tags, run_config=run_config, raise_on_error=False, run_id=run_id
         )
         print(f"\nrun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}", file=sys.stderr)
+        _print_held_back(data_dir)
         if not result.success:
             for event in result.all_events:
                 if event.is_step_failure:
@@ -92,6 +93,28 @@ def _run_locked(
                         file=sys.stderr,
                     )
     return result.success
+
+
+def _print_held_back(data_dir: str | None) -> None:
+    """The files refused and the source-periods they hold back (docs/ingestion.md)."""
+    import duckdb
+
+    from pipelines.defs.publish import held_back
+    from pipelines.settings import paths
+
+    wh = paths(data_dir).warehouse
+    if not wh.exists():
+        return
+    try:
+        with duckdb.connect(str(wh), read_only=True) as con:
+            held = held_back(con)
+    except duckdb.Error:
+        return
+    for source_id, period, name, reason, n_files, n_rows in held:
+        print(
+            f"  held back / 暂缓发布: {source_id} {period or '?'} ({n_files} files, {n_rows} rows) — {name}: {reason}",
+            file=sys.stderr,
+        )
 
 
 def _handle_run(args: argparse.Namespace) -> int:

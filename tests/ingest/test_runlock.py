@@ -111,3 +111,19 @@ def test_wait_queues_behind_the_holder(tmp_path):
     finally:
         first.kill()
         first.wait()
+
+
+def test_the_sensor_and_schedule_skip_while_a_run_holds_the_data_dir(tmp_path, monkeypatch):
+    from pipelines.defs import automation
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("RW_DATA_DIR", str(data))
+    assert automation._busy() is None
+    first = _start_holder(data)
+    try:
+        busy = automation._busy()
+        assert busy and "another run is already running" in busy and "run-A" in busy
+    finally:
+        first.kill()
+        first.wait()
+    assert automation._busy() is None
