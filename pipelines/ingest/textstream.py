@@ -14,6 +14,8 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import io
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -278,31 +280,26 @@ def normalize_text(
                     return
 
     def lines():
+        """The normalized text as lines split on LF only, iterated in C (io.StringIO per chunk)."""
         carry = ""
         for text in chunks():
-            parts = (carry + text).split("\n")
-            carry = parts.pop()
-            for p in parts:
-                yield p + "\n"
+            text = carry + text
+            cut = text.rfind("\n") + 1
+            carry = text[cut:]
+            if cut:
+                yield io.StringIO(text[:cut], newline="\n")
         if carry:
-            yield carry
+            yield io.StringIO(carry, newline="\n")
 
+    stream = itertools.chain.from_iterable(lines())
     if kind == "csv":
         csv.field_size_limit(2**31 - 1)
-        reader = csv.reader(lines(), delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
-        total = head_n = 0
-        for i, row in enumerate(reader, start=1):
-            if row:
-                total += 1
-                if i <= header_rows:
-                    head_n += 1
+        records = csv.reader(stream, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
+        head_n = sum(1 for row in itertools.islice(records, header_rows) if row)
+        total = head_n + sum(1 for row in records if row)
     else:
-        total = head_n = 0
-        for i, line in enumerate(lines(), start=1):
-            if line.strip():
-                total += 1
-                if i <= header_rows:
-                    head_n += 1
+        head_n = sum(1 for line in itertools.islice(stream, header_rows) if line.strip())
+        total = head_n + sum(1 for line in stream if line.strip())
     out.records = total - head_n
     out.head_records = head_n
     out.ends_with_newline = stats["last"] == "\n"
