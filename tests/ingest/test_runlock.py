@@ -82,12 +82,12 @@ def test_a_killed_holder_leaves_a_stale_lock_that_the_next_run_clears(tmp_path):
         assert rec["pid"] == os.getpid()
         with pytest.raises(RunLockHeld), run_lock(data, run_id="run-C", log=logged.append):
             pass
-    assert any("stale lock of run run-A" in m and "no longer running" in m for m in logged)
-    assert any(f"process group {orphan.pid}" in m for m in logged), logged
     deadline = time.monotonic() + 10
     while orphan.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert orphan.poll() is not None  # stopped
+    assert orphan.poll() is not None, logged  # the dead run's child group was stopped
+    assert any("stale lock of run run-A" in m and "no longer running" in m for m in logged), logged
+    assert any(f"process group {orphan.pid}" in m for m in logged), logged
     assert holder(data) is None
 
 
