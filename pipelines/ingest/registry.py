@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -121,13 +122,8 @@ class _Strict(BaseModel):
 
 class ColumnModel(_Strict):
     element: str
-    date_formats: list[Annotated[str, BeforeValidator(_scalar_text)]] = []
+    date_formats: list[Annotated[str, AfterValidator(check_date_format)]] = []
     value_map: TextMap = {}
-
-    @field_validator("date_formats")
-    @classmethod
-    def _formats(cls, v: list[str]) -> list[str]:
-        return [check_date_format(f) for f in v]
 
 
 def _column(v: Any) -> Any:
@@ -197,6 +193,18 @@ class SourceModel(_Strict):
     footer_regex: str | None = None
     sheets: list[Text] | Text | None = None
     files: Annotated[list[FileModel], Field(min_length=1)]
+
+    @field_validator("institutions", mode="before")
+    @classmethod
+    def _institutions(cls, v: Any) -> Any:
+        if v is None or (isinstance(v, str) and v.strip().lower() == "any"):
+            return "any"
+        if not isinstance(v, list):
+            raise _error(
+                "institutions",
+                f"institutions is `any` or a list of institution codes like [C07, C08], not {v!r}",
+            )
+        return v
 
     @field_validator("format", "encoding", mode="before")
     @classmethod

@@ -191,6 +191,21 @@ def check_file(
                         "parse_rate": round((valid + corrected) / present, 4) if present else None,
                     }
                 )
+            seen = {e["element"] for e in elements}
+            for el in canonical_elements()[entity]:  # required but neither mapped nor a constant
+                if el not in seen and _elements_info()[(entity, el)]["required"] == "Y":
+                    elements.append(
+                        {
+                            "element": el,
+                            "valid": 0,
+                            "corrected": 0,
+                            "invalid": 0,
+                            "unmapped": 0,
+                            "missing": er.landed,
+                            "parse_rate": None,
+                            "required_but_not_mapped": True,
+                        }
+                    )
             order = list(canonical_elements()[entity])
             out["elements"] = sorted(
                 elements, key=lambda e: order.index(e["element"]) if e["element"] in order else 99

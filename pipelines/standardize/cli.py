@@ -131,7 +131,11 @@ def register(subparsers) -> None:
 
     run = group.add_parser("run", help="rebuild std.* from the raw landing")
     run.add_argument("--data-dir", default=None, help="data directory (default: ./data or $RW_DATA_DIR)")
-    run.add_argument("--sources-dir", default=None, help="source registry folder (default: sources/)")
+    run.add_argument(
+        "--sources-dir",
+        default=None,
+        help="source YAML folder (default: $RW_SOURCES_DIR, else ./sources when it exists, else the project's)",
+    )
     run.add_argument("--entity", action="append", help="only this entity (repeatable)")
     run.add_argument(
         "--no-diagnosis", action="store_true", help="skip diagnosis mapping (columns stay empty)"
@@ -147,7 +151,11 @@ def register(subparsers) -> None:
 
     acc = group.add_parser("accuracy", help="accuracy before/after standardization against the truth")
     acc.add_argument("--data-dir", default=None, help="data directory holding warehouse/ and truth/")
-    acc.add_argument("--sources-dir", default=None, help="source registry folder (default: sources/)")
+    acc.add_argument(
+        "--sources-dir",
+        default=None,
+        help="source YAML folder (default: $RW_SOURCES_DIR, else ./sources when it exists, else the project's)",
+    )
     acc.add_argument("--all", action="store_true", help="print every (source, entity, element) row")
     acc.set_defaults(handler=_accuracy)
 
