@@ -181,14 +181,22 @@ class Binding:
         return x
 
 
-def _per_file_sql(values: list[tuple[str, str]], n_specs: int) -> str | None:
-    """A YAML constant/default as SQL: a literal when every file entry of the entity gives the same
-    value, else chosen by the file name's pattern (the first matching entry, as in landing)."""
-    if not values:
+def _per_file_sql(values: list[tuple[str, str | None]]) -> str | None:
+    """A YAML constant/default as SQL, from (pattern, value or None) of every file entry of the
+    entity in YAML order: a literal when they all give the same value, else chosen by the file
+    name (the first matching entry, as landing chooses it)."""
+    given = {v for _, v in values}
+    if given == {None}:
         return None
-    if len(values) == n_specs and len({v for _, v in values}) == 1:
-        return ql(values[0][1])
-    return "CASE " + " ".join(f"WHEN r._std_file_name GLOB {ql(p)} THEN {ql(v)}" for p, v in values) + " END"
+    if len(given) == 1:
+        return ql(given.pop())
+    return (
+        "CASE "
+        + " ".join(
+            f"WHEN r._std_file_name GLOB {ql(p)} THEN {ql(v) if v is not None else 'NULL'}" for p, v in values
+        )
+        + " END"
+    )
 
 
 def bindings_for(cfg: SourceConfig, entity: str, raw_columns: list[str], elements: list[DataElement]):
@@ -213,17 +221,12 @@ def bindings_for(cfg: SourceConfig, entity: str, raw_columns: list[str], element
                 b.date_formats = tuple(dict.fromkeys((*b.date_formats, *col.date_formats)))
                 b.value_map.update(col.value_map)
     for kind in ("constants", "defaults"):
-        per_element: dict[str, list[tuple[str, str]]] = {}
-        for spec in specs:
-            for element, value in getattr(spec, kind).items():
-                per_element.setdefault(element, []).append((spec.pattern, value))
-        for element, values in per_element.items():
+        for element in dict.fromkeys(e for spec in specs for e in getattr(spec, kind)):
             if element not in by_name:
                 continue
+            values = [(spec.pattern, getattr(spec, kind).get(element)) for spec in specs]
             b = out.setdefault(element, Binding(by_name[element], []))
-            setattr(
-                b, "constant_sql" if kind == "constants" else "default_sql", _per_file_sql(values, len(specs))
-            )
+            setattr(b, "constant_sql" if kind == "constants" else "default_sql", _per_file_sql(values))
     return out
 
 
