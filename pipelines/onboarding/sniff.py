@@ -18,6 +18,7 @@ from pipelines.settings import STANDARD_DIR
 
 SAMPLE_BYTES = 1 << 20  # the first MB is enough to sniff
 DELIMITERS = [",", "\t", "|", ";"]
+NO_ELEMENT = "-"  # column_synonyms.csv: headers (and words) that name no element
 FOOTER = re.compile(r"^\s*(合计|总计|小计|共计|总数|Total|TOTAL)")
 
 
@@ -79,20 +80,25 @@ def match_header(text: str, elements: tuple[str, ...] | list[str]) -> tuple[str 
     if not key:
         return None, "empty header"
     syn = header_synonyms()
-    allowed = set(elements)
-    if key in allowed:
+    allowed = set(elements) | {NO_ELEMENT}
+    if key in allowed - {NO_ELEMENT}:
         return key, "element name"
     for el in syn.get(key, []):
         if el in allowed:
-            return el, "synonym"
-    best: tuple[int, str, str] | None = None
+            return (None, "a known header that is no element") if el == NO_ELEMENT else (el, "synonym")
+    # the longest synonym contained in the header; a no-element word (医生, 联系人 ...) wins a tie,
+    # so 医生姓名 is not the patient's name
+    best: tuple[int, int, str, str] | None = None
     for s, els in syn.items():
         if len(s) >= 2 and s in key:
             for el in els:
-                if el in allowed and (best is None or len(s) > best[0]):
-                    best = (len(s), el, s)
+                cand = (len(s), el == NO_ELEMENT, el, s)
+                if el in allowed and (best is None or cand[:2] > best[:2]):
+                    best = cand
+    if best and best[2] != NO_ELEMENT:
+        return best[2], f"contains synonym '{best[3]}'"
     if best:
-        return best[1], f"contains synonym '{best[2]}'"
+        return None, f"contains '{best[3]}', a word of headers that are no element"
     return None, "no synonym"
 
 
