@@ -127,7 +127,9 @@ def draft(path: Path, source_id: str | None = None, entity: str | None = None) -
             values = s.column(i)
             if meta["normalizer"] in ("date", "datetime"):
                 fmts, share, serial = detect_date_formats(values[:300])
-                g.date_formats = fmts
+                g.date_formats = [
+                    f for f in fmts if f not in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S")
+                ]  # ISO: built in
                 g.date_note = f"{share:.0%} of {len(values[:300])} sample values read" + (
                     "; Excel serial day numbers are read without a format" if serial else ""
                 )
@@ -176,6 +178,10 @@ def _render(s: Sniffed, sid: str, entity: str, pattern: str, guesses: list[Colum
         d = {"\t": "\\t"}.get(s.delimiter or ",", s.delimiter or ",")
         L.append(f'delimiter: "{d}"                      # guess: detected')
     L.append(f"header_row: {s.header_row}                        # guess: the row that looks like a header")
+    if s.format == "xlsx" and s.notes and s.sheet:
+        L.append(
+            f"sheets: [{_q(s.sheet)}]              # guess: the sheet with the most rows (the others look like notes)"
+        )
     if s.footer:
         L.append('footer_regex: "^(合计|总计|小计|共计)"   # guess: a totals row was found at the end')
     for note in s.notes:
