@@ -205,3 +205,21 @@ def test_a_missing_sources_folder_is_named(tmp_path):
         SourceConfigError, match=f"{tmp_path / 'nope'}:\\?: \\(folder\\): the sources folder does not exist"
     ):
         load_sources(tmp_path / "nope")
+
+
+def test_standardize_and_run_refuse_a_bad_yaml_naming_it(tmp_path, capsys, monkeypatch):
+    src = tmp_path / "sources"
+    src.mkdir()
+    write(src, GOOD.replace("  - entity: visits", "  - entity: visits\n    sheet: 2"))
+    with pytest.raises(SystemExit) as exc:
+        main(["standardize", "run", "--data-dir", str(tmp_path), "--sources-dir", str(src)])
+    assert exc.value.code == 2
+    assert f"{src / 'src.yaml'}:10: files[0].sheet: unknown key 'sheet'" in capsys.readouterr().err
+    from pipelines.defs.cli import run_pipeline
+
+    # run_pipeline points the environment at its folders: registered here so they are restored
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv("RW_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RW_SOURCES_DIR", str(SOURCES_DIR))
+    with pytest.raises(SystemExit, match="files\\[0\\].sheet: unknown key 'sheet'"):
+        run_pipeline(str(tmp_path / "data"), sources_dir=src)
