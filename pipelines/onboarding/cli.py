@@ -282,7 +282,11 @@ def run_draft(args: argparse.Namespace) -> int:
     if not args.file.exists():
         print(f"no such file: {args.file}", file=sys.stderr)
         return 2
-    d = draft(args.file, source_id=args.source_id, entity=args.entity)
+    try:
+        d = draft(args.file, source_id=args.source_id, entity=args.entity)
+    except ValueError as exc:
+        print(f"cannot draft a YAML for {args.file}: {exc}", file=sys.stderr)
+        return 2
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(d.yaml_text, encoding="utf-8")

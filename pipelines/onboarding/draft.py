@@ -106,6 +106,8 @@ def _key(s: str) -> str:
 
 
 def draft(path: Path, source_id: str | None = None, entity: str | None = None) -> Draft:
+    if entity is not None and entity not in canonical_elements():
+        raise ValueError(f"unknown entity {entity!r}; known: {', '.join(canonical_elements())}")
     s = sniff(path)
     entity = entity or choose_entity(s.header, path.name)
     elements = canonical_elements()[entity]

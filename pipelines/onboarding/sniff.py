@@ -179,6 +179,13 @@ def _cell(v) -> str:
 def sniff(path: Path, sheet: str | None = None) -> Sniffed:
     path = Path(path)
     ext = path.suffix.lower()
+    with path.open("rb") as fh:
+        magic = fh.read(8)
+    if ext == ".xls" or magic == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":  # OLE2: the old Excel format
+        raise ValueError(
+            f"{path.name} is an old binary Excel workbook (.xls): the draft reads .xlsx, csv and jsonl; "
+            "save it as .xlsx (or csv) to draft its YAML"
+        )
     if ext in (".xlsx", ".xlsm"):
         import openpyxl
 

@@ -89,6 +89,16 @@ def test_check_of_an_unknown_source_names_the_folder(tmp_path, capsys):
     assert f"no source YAML with source_id 'nope' in {tmp_path}" in capsys.readouterr().err
 
 
+def test_draft_refuses_an_old_xls_and_an_unknown_entity_with_a_sentence(tmp_path, capsys):
+    xls = tmp_path / "门诊_202401.xls"
+    xls.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100)
+    assert main(["sources", "draft", str(xls)]) == 2
+    assert "old binary Excel workbook (.xls)" in capsys.readouterr().err
+    path = export_file("c08_multi_month", tmp_path)
+    assert main(["sources", "draft", str(path), "--entity", "visit"]) == 2
+    assert "unknown entity 'visit'" in capsys.readouterr().err
+
+
 def test_headers_that_name_no_element_are_not_mapped():
     visits = canonical_elements()["visits"]
     assert match_header("医生姓名", visits) == (None, "a known header that is no element")
