@@ -61,16 +61,12 @@ def check_file(
     if sn is not None:
         det = out["detected"]
         if cfg.format in ("csv", "canonical"):
-            if (
-                det["encoding"]
-                and cfg.encoding not in ("auto",)
-                and {det["encoding"], cfg.encoding}
-                - {
-                    "utf-8",
-                    "utf-8-sig",
-                }
-                and det["encoding"] != {"gbk": "gb18030"}.get(cfg.encoding, cfg.encoding)
-            ):
+            with file.open("rb") as fh:
+                ascii_only = fh.read(1 << 20).isascii()  # plain ASCII reads the same in every encoding
+            same = {"gbk": "gb18030", "utf-8-sig": "utf-8"}
+            declared_enc = same.get(cfg.encoding, cfg.encoding)
+            detected_enc = same.get(det["encoding"], det["encoding"])
+            if not ascii_only and cfg.encoding != "auto" and detected_enc and detected_enc != declared_enc:
                 mism.append(f"encoding: declared {cfg.encoding}, the bytes look like {det['encoding']}")
             if det["delimiter"] and det["delimiter"] != cfg.delimiter:
                 mism.append(f"delimiter: declared {cfg.delimiter!r}, detected {det['delimiter']!r}")
