@@ -394,7 +394,7 @@ def _problems(exc: ValidationError, where: str, root: yaml.Node | None) -> list[
         elif err["type"] == "missing":
             msg = f"missing key {loc[-1]!r}"
         out.append({"file": where, "line": _line_of(root, loc), "key": key or "(top)", "message": msg})
-    return out
+    return sorted(out, key=lambda p: p["line"] or 0)
 
 
 def _raise(problems: list[dict[str, Any]]) -> None:
