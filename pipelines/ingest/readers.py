@@ -344,9 +344,12 @@ def stage_xlsx(
         raise FileRejected("unreadable_workbook", error="no worksheet")
     if sheets:
         chosen = []
-        for item in sheets:
-            name = names[item - 1] if isinstance(item, int) and item <= len(names) else item
-            if name not in names:
+        for item in sheets:  # a sheet name, or its 1-based position
+            if item in names:
+                name = item
+            elif str(item).isdigit() and 1 <= int(item) <= len(names):
+                name = names[int(item) - 1]
+            else:
                 raise FileRejected("missing_sheets", sheet=item, sheets=", ".join(names))
             chosen.append(name)
     else:
