@@ -1,6 +1,7 @@
 """数据质量: scorecards before vs after standardization, check history with deltas, quarantine, unmapped terms."""
 
 import altair as alt
+import diagnosis_review
 import pandas as pd
 import streamlit as st
 import ui
@@ -134,3 +135,4 @@ with tab_unmapped:
     if not ui.is_missing(terms, "未映射术语（ingest.unmapped_terms）"):
         st.caption("按出现次数排序；审核后写入 standard/mappings/reviewed_mappings.csv，下次运行生效。")
         ui.show_table(terms, key="dq_unmapped", title="未映射术语工作清单", mask_cols=["raw_value"])
+        diagnosis_review.show(terms)

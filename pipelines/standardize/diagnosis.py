@@ -20,7 +20,9 @@ attribute the text states (grade, diabetes type), and text that cannot be placed
 from __future__ import annotations
 
 import csv
+import os
 import re
+import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -116,15 +118,34 @@ class DiagnosisResult:
     # up to three ranked {code, name, score} for an unmapped field (for the quality team's worklist)
     suggestions: tuple[dict, ...] = ()
 
-    def to_json(self) -> dict:
+    def to_json(self, internal: bool = False) -> dict:
         out = {
             "input": self.input,
             "status": self.status,
             "diagnoses": [d.to_json() for d in self.diagnoses],
         }
-        if self.status == "unmapped":
+        if self.status == "unmapped" or (internal and self.suggestions):
             out["suggestions"] = [dict(s) for s in self.suggestions]
+        if internal:
+            out["unmapped_parts"] = list(self.unmapped_parts)
         return out
+
+    @classmethod
+    def from_json(cls, data: dict, pack=None, text=None, code=None) -> DiagnosisResult:
+        """The inverse of ``to_json(internal=True)`` (the persistent cache stores that form)."""
+        diagnoses = []
+        for d in data["diagnoses"]:
+            d = dict(d)
+            d.pop("grade", None)
+            diagnoses.append(Diagnosis(**d))
+        label = text if text is not None else (code or data["input"])
+        return cls(
+            label,
+            data["status"],
+            diagnoses,
+            tuple(data.get("unmapped_parts", ())),
+            tuple(data.get("suggestions", ())),
+        )
 
 
 @dataclass(frozen=True)
@@ -173,6 +194,57 @@ def load_reviewed_mappings(path: Path, pack: TerminologyPack) -> dict[tuple[str,
                 row.get("note") or "",
             )
     return mappings
+
+
+REVIEWED_COLUMNS = ["source_text", "source_code", "target_code", "reviewed_by", "reviewed_at", "note"]
+
+
+def append_reviewed_mapping(
+    path: Path,
+    pack: TerminologyPack,
+    source_text: str,
+    target_code: str,
+    reviewed_by: str,
+    source_code: str = "",
+    note: str = "",
+    reviewed_at: str | None = None,
+) -> dict:
+    """Append one confirmed mapping to ``reviewed_mappings.csv`` (the worklist's one-click confirm).
+    The target must be a diagnosis code of the pack (never a morphology code); who and when are
+    required. Returns the row written."""
+    import datetime as _dt
+
+    found = pack.find_code(target_code or "")
+    if found is None or is_morphology(found):
+        raise ValueError(f"target_code {target_code!r} is not a diagnosis code of the terminology pack")
+    if not (source_text or "").strip() and not (source_code or "").strip():
+        raise ValueError("source_text or source_code is required")
+    if not (reviewed_by or "").strip():
+        raise ValueError("reviewed_by is required")
+    row = {
+        "source_text": (source_text or "").strip(),
+        "source_code": (source_code or "").strip(),
+        "target_code": found,
+        "reviewed_by": reviewed_by.strip(),
+        "reviewed_at": reviewed_at or _dt.date.today().isoformat(),
+        "note": note,
+    }
+    path = Path(path)
+    new_file = not path.exists() or path.stat().st_size == 0
+    if not new_file:
+        with path.open("rb") as fh:  # make sure the new row starts on its own line
+            fh.seek(-1, 2)
+            needs_newline = fh.read(1) not in (b"\n", b"\r")
+    else:
+        needs_newline = False
+    with path.open("a", encoding="utf-8", newline="") as fh:
+        if needs_newline:
+            fh.write("\n")
+        writer = csv.DictWriter(fh, fieldnames=REVIEWED_COLUMNS, lineterminator="\n")
+        if new_file:
+            writer.writeheader()
+        writer.writerow(row)
+    return row
 
 
 class DiagnosisStandardizer:
@@ -231,6 +303,15 @@ class DiagnosisStandardizer:
         self.persistent = None  # a ResultCache (diagnosis_cache.py) when standardize_many should use one
 
     # ------------------------------------------------------------------ construction
+    def use_persistent_cache(self, data_dir: Path | None = None) -> DiagnosisStandardizer:
+        """Keep results across runs in ``<data dir>/cache/diagnosis_cache.sqlite`` (standardize_many)."""
+        from pipelines.settings import paths
+        from pipelines.standardize.terminology.cache import CACHE_FILE, ResultCache
+
+        base = Path(data_dir) if data_dir else paths().data_dir
+        self.persistent = ResultCache(base / "cache" / CACHE_FILE)
+        return self
+
     @classmethod
     def default(cls, reviewed_mappings: Path | None = None) -> DiagnosisStandardizer:
         """The standardizer over the default pack (cached per reviewed-mappings path)."""
@@ -241,9 +322,13 @@ class DiagnosisStandardizer:
                 from pipelines.standardize.terminology.learned import LearnedMatcher
 
                 learned = LearnedMatcher.load_default(pack)
-                cls._defaults[key] = cls(
-                    pack, reviewed_mappings=key or DEFAULT_REVIEWED_MAPPINGS, learned=learned
-                )
+                std = cls(pack, reviewed_mappings=key or DEFAULT_REVIEWED_MAPPINGS, learned=learned)
+                if os.environ.get("RW_DIAGNOSIS_CACHE", "on").lower() not in {"off", "0", "no"}:
+                    try:  # results kept across runs in the data dir (RW_DIAGNOSIS_CACHE=off: never)
+                        std.use_persistent_cache()
+                    except (OSError, sqlite3.Error):
+                        std.persistent = None
+                cls._defaults[key] = std
             return cls._defaults[key]
 
     # ------------------------------------------------------------------ public API
