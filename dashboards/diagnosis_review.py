@@ -28,6 +28,8 @@ def show(terms: pd.DataFrame) -> None:
     if dx.empty:
         return
     st.subheader("诊断映射建议（一键确认）")
+    if not st.toggle("显示未映射诊断的候选编码（首次加载模型需数秒）", key="dx_suggest"):
+        return
     reviewer = st.text_input("审核人（工号或姓名）", key="dx_reviewer")
     std = _standardizer()
     target = paths().reviewed_mappings

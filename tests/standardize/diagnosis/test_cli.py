@@ -65,3 +65,14 @@ def test_installed_command_end_to_end():
         ("mapped", "I10xx05", None),
     ]
     assert out[1]["diagnoses"][0]["mapping_method"] == "exact_code"
+
+
+def test_best_guess_adds_the_tuned_decision(std, monkeypatch, capsys):
+    """Safe mode leaves a vague text unmapped (with suggestions); --best-guess places it."""
+    text = "左肺腺癌伴纵隔淋巴结转移"
+    safe = _run_inprocess(monkeypatch, capsys, [text])[0]
+    guess = _run_inprocess(monkeypatch, capsys, ["--best-guess", text])[0]
+    assert safe["status"] == "unmapped" and 1 <= len(safe["suggestions"]) <= 3
+    assert guess["status"] == "mapped"
+    assert all("/" not in d["code"] for d in guess["diagnoses"])  # never a morphology code
+    assert all(0 < d["confidence"] <= 1 for d in guess["diagnoses"])
