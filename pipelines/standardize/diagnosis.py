@@ -534,6 +534,21 @@ class DiagnosisStandardizer:
             site = self.structure.tumour_site(normalized)
             if site is not None:
                 code, method = site, "tumour_site"
+                # a confident learned term of the same site category is more specific (急性髓系白血病)
+                code, method, confidence = self._refine_site(core, code)
+                if method == "learned":
+                    return [
+                        self._diagnosis(
+                            code,
+                            method,
+                            source_text,
+                            None,
+                            None,
+                            normalized,
+                            confidence=confidence,
+                            morphology=morph,
+                        )
+                    ]
         if code is not None:
             code = self._refine_hypertension(code, normalized)
             return [self._diagnosis(code, method, source_text, None, None, normalized, morphology=morph)]
@@ -558,6 +573,17 @@ class DiagnosisStandardizer:
             return _attach_morphology(self, found, morph)
         fuzzy = self._fuzzy(core, source_text, normalized)
         return [fuzzy] if fuzzy else []
+
+    def _refine_site(self, core: str, site_code: str) -> tuple[str, str, float | None]:
+        threshold = getattr(self.learned, "production_threshold", 0.9)
+        category = icd10_category(site_code)
+        for cand, _name, p in self._learned_scored(core):
+            if p < threshold:
+                break
+            same_site = cand and not is_morphology(cand) and icd10_category(cand) == category
+            if same_site and cand != site_code and self._consistent(cand, core):
+                return cand, "learned", p
+        return site_code, "tumour_site", None
 
     def suggestions_for(self, text: str, exclude: set[str] = frozenset()) -> tuple[dict, ...]:
         """Up to three ranked diagnosis codes (never a morphology code) for the quality team."""

@@ -137,8 +137,30 @@ class Structure:
             return None
         if self._exclude and self._exclude.search(normalized):
             return None
-        site = self._site_match(match_key(normalized))
-        return self._site_code[site[1]] if site else None
+        key = match_key(normalized)
+        site = self._site_match(key)
+        if site is None:
+            return None
+        return self._specific_site(key, *site) or self._site_code[site[1]]
+
+    def _specific_site(self, key: str, pos: int, site_key: str) -> str | None:
+        """The most specific pack term ``<words around the site>恶性肿瘤`` the text names: laterality
+        and sub-site (``右肺`` -> 右肺恶性肿瘤, ``乙状结肠`` -> 乙状结肠恶性肿瘤), longest first."""
+        best: tuple[int, str] | None = None
+        end_site = pos + len(site_key)
+        for start in range(max(0, pos - 8), pos + 1):
+            for end in range(end_site, min(len(key), end_site + 4) + 1):
+                phrase = key[start:end]
+                if len(phrase) <= len(site_key):
+                    continue
+                # <phrase>恶性肿瘤 (右肺 -> 右肺恶性肿瘤), or the phrase itself when it names a
+                # malignant condition (急性淋巴细胞白血病)
+                for name in (phrase + "恶性肿瘤", phrase if self.is_malignant_text(phrase) else ""):
+                    code = self.pack.find_name(name) if name else None
+                    tumour = code and not is_morphology(code) and code[0] in "CD"
+                    if tumour and (best is None or len(phrase) > best[0]):
+                        best = (len(phrase), code)
+        return best[1] if best else None
 
     def _site_match(self, key: str) -> tuple[int, str] | None:
         """(position, site word) of the longest site word in the key (the earliest among equals)."""

@@ -68,11 +68,19 @@ def test_installed_command_end_to_end():
 
 
 def test_best_guess_adds_the_tuned_decision(std, monkeypatch, capsys):
-    """Safe mode leaves a vague text unmapped (with suggestions); --best-guess places it."""
-    text = "左肺腺癌伴纵隔淋巴结转移"
-    safe = _run_inprocess(monkeypatch, capsys, [text])[0]
-    guess = _run_inprocess(monkeypatch, capsys, ["--best-guess", text])[0]
-    assert safe["status"] == "unmapped" and 1 <= len(safe["suggestions"]) <= 3
-    assert guess["status"] == "mapped"
-    assert all("/" not in d["code"] for d in guess["diagnoses"])  # never a morphology code
-    assert all(0 < d["confidence"] <= 1 for d in guess["diagnoses"])
+    """Safe mode leaves vague symptom texts unmapped (with suggestions); --best-guess adds the learned
+    matcher's tuned decision and keeps everything the safe mode placed."""
+    texts = ["头晕乏力", "左肾多发结石伴积水", "胸闷气短原因待查", "高血压3级"]
+    safe = _run_inprocess(monkeypatch, capsys, texts)
+    guess = _run_inprocess(monkeypatch, capsys, ["--best-guess", *texts])
+    newly = [
+        s["input"]
+        for s, g in zip(safe, guess, strict=True)
+        if s["status"] == "unmapped" and g["status"] == "mapped"
+    ]
+    assert len(newly) >= 2
+    for s, g in zip(safe, guess, strict=True):
+        assert {d["code"] for d in s["diagnoses"]} <= {d["code"] for d in g["diagnoses"]}
+        assert all("/" not in d["code"] and 0 < d["confidence"] <= 1 for d in g["diagnoses"])
+        if s["status"] == "unmapped":
+            assert len(s["suggestions"]) <= 3
