@@ -744,28 +744,34 @@ class DiagnosisStandardizer:
         )
 
     def _add_best_guess(self, result: DiagnosisResult, text: str | None) -> DiagnosisResult:
-        """The safe result plus the learned matcher's tuned decision on the whole text (benchmark
-        mode: candidates at p >= threshold, else the best one at p >= fallback)."""
+        """Best-guess mode: the learned matcher's tuned decision on the whole text (benchmark mode:
+        candidates at p >= threshold, else the best one at p >= fallback) in place of the text rules'
+        placements; what the code field placed (exact code, crosswalk, reviewed) stays first. A
+        morphology code in the decision goes onto the tumour diagnosis beside it, never on its own.
+        With no usable decision (or a ruled-out/denied text) the safe result is returned."""
         if not text or not text.strip() or self.learned is None:
+            return result
+        if self.structure.qualifier(text)[1] in self.structure.excluded:
             return result
         threshold = getattr(self.learned, "benchmark_threshold", 0.5)
         fallback = getattr(self.learned, "benchmark_fallback", 0.3)
-        scored = self._learned_scored(normalize_text(text))
+        normalized = normalize_text(text)
+        scored = self._learned_scored(normalized)
         chosen = [(c, p) for c, _n, p in scored if p >= threshold]
         if not chosen and scored and scored[0][2] >= fallback:
             chosen = [(scored[0][0], scored[0][2])]
-        normalized = normalize_text(text)
-        have = {d.code for d in result.diagnoses}
+        from_code = [d for d in result.diagnoses if d.source_code is not None]
+        have = {d.code for d in from_code}
         morph = next((c for c, _ in chosen if c and is_morphology(c)), None)
         extra = [
             self._diagnosis(c, "learned", text, None, None, normalized, confidence=p)
             for c, p in chosen
             if c and not is_morphology(c) and c not in have
         ]
-        diagnoses = _attach_morphology(self, list(result.diagnoses) + extra, morph)
-        if not diagnoses:
+        if not extra:
             return result
-        return DiagnosisResult(result.input, "mapped", diagnoses, result.unmapped_parts, ())
+        diagnoses = _attach_morphology(self, from_code + extra, morph)
+        return DiagnosisResult(result.input, "mapped", diagnoses, (), ())
 
 
 def _as_text(value) -> str | None:
