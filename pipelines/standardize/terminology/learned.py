@@ -127,6 +127,21 @@ class TreeEnsemble:
     def __init__(self, baseline: float, trees: list[dict]):
         self.baseline = float(baseline)
         self.trees = [{k: np.asarray(v) for k, v in t.items()} for t in trees]
+        # all trees as one node table, so that every tree is walked at once (one numpy step per level)
+        sizes = [len(t["leaf"]) for t in self.trees]
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int) if sizes else np.zeros(0, int)
+        cat = (
+            (lambda k: np.concatenate([t[k] for t in self.trees])) if self.trees else (lambda k: np.zeros(0))
+        )
+        shift = np.concatenate([np.full(n, o) for n, o in zip(sizes, offsets, strict=True)]) if sizes else 0
+        self._roots = offsets
+        self._feature = cat("feature").astype(int)
+        self._threshold = cat("threshold").astype(float)
+        self._missing_left = cat("missing_left").astype(bool)
+        self._left = cat("left").astype(int) + shift
+        self._right = cat("right").astype(int) + shift
+        self._leaf = cat("leaf").astype(bool)
+        self._value = cat("value").astype(float)
 
     @classmethod
     def from_sklearn(cls, clf) -> TreeEnsemble:
@@ -161,18 +176,19 @@ class TreeEnsemble:
         return cls(data["baseline"], data["trees"])
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        raw = np.full(len(x), self.baseline)
-        rows = np.arange(len(x))
-        for t in self.trees:
-            node = np.zeros(len(x), dtype=int)
-            active = ~t["leaf"][node].astype(bool)
-            while active.any():
-                nd = node[active]
-                vals = x[rows[active], t["feature"][nd]]
-                go_left = np.where(np.isnan(vals), t["missing_left"][nd] == 1, vals <= t["threshold"][nd])
-                node[active] = np.where(go_left, t["left"][nd], t["right"][nd])
-                active = ~t["leaf"][node].astype(bool)
-            raw += t["value"][node]
+        n = len(x)
+        if n == 0 or len(self._roots) == 0:
+            return np.full(n, 1.0 / (1.0 + np.exp(-self.baseline)))
+        node = np.tile(self._roots, (n, 1))  # rows x trees
+        rows = np.arange(n)[:, None]
+        while True:
+            at_leaf = self._leaf[node]
+            if at_leaf.all():
+                break
+            vals = x[rows, self._feature[node]]
+            go_left = np.where(np.isnan(vals), self._missing_left[node], vals <= self._threshold[node])
+            node = np.where(at_leaf, node, np.where(go_left, self._left[node], self._right[node]))
+        raw = self.baseline + self._value[node].sum(axis=1)
         return 1.0 / (1.0 + np.exp(-raw))
 
 
