@@ -17,7 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "marts.indicator_registry. Exit code 0, or 2 when the snapshot or the period is missing."
         ),
     )
-    p.add_argument("--period", metavar="YYYY-MM", help="month (default: the latest with values)")
+    p.add_argument(
+        "--period",
+        metavar="YYYY-MM",
+        help="month (default: the latest complete month: every active source delivered through its last day)",
+    )
     p.add_argument(
         "--level",
         choices=["region", "county", "alliance", "institution", "level"],
@@ -38,7 +42,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_indicators(args: argparse.Namespace) -> int:
-    from pipelines.publish.indicators import IndicatorsError, format_json, format_table, read_indicator_values
+    from pipelines.publish.indicators import (
+        IndicatorsError,
+        format_json,
+        format_table,
+        read_indicator_values,
+        read_period_status,
+    )
     from pipelines.settings import paths
 
     published = args.published or paths(args.data_dir).published
@@ -52,8 +62,11 @@ def run_indicators(args: argparse.Namespace) -> int:
     except IndicatorsError as exc:
         print(f"indicators: {exc}", file=sys.stderr)
         return 2
+    status = read_period_status(published, period)
+    if not status.is_complete:
+        print(f"indicators: {period} {status.label_zh}", file=sys.stderr)
     if args.json:
-        print(format_json(period, args.level, published, values))
+        print(format_json(period, args.level, published, values, status))
     else:
-        print(format_table(period, args.level, values))
+        print(format_table(period, args.level, values, status))
     return 0
