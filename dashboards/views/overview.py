@@ -22,6 +22,8 @@ cards = data.indicator_cards(level, geo_id, period)
 if not ui.is_missing(cards, f"{geo_name} 在 {period} 的指标"):
     ui.indicator_cards(cards, key="ov")
 
+    ui.direction_section(level, geo_id, period, key="ov_dir")
+
     st.subheader("指标趋势")
     name_of = dict(zip(cards["indicator_id"], cards["name_zh"], strict=True))
     ind = st.selectbox("指标", list(cards["indicator_id"]), format_func=name_of.get, key="ov_trend")
