@@ -244,6 +244,28 @@ def default_indicator_period() -> str | None:
     return str(full["period"].iloc[0])
 
 
+def monthly_report_files(period: str, pdf: bool = False) -> bytes:
+    """The monthly report 月度分级诊疗运行报告 of ``period`` built from the published snapshot
+    (pipelines/publish/report.py): the Excel workbook, or the PDF when ``pdf``."""
+    import tempfile
+
+    from pipelines.publish import report
+
+    rep = report.build_report(Path(snapshot_target().split("|")[0]), period)
+    with tempfile.TemporaryDirectory(prefix="rw-report-") as tmp:
+        if pdf:
+            out = report.write_pdf(rep, Path(tmp) / "report.pdf")
+        else:
+            out = report.write_excel(rep, Path(tmp) / "report.xlsx")
+        return out.read_bytes()
+
+
+def report_pdf_available() -> bool:
+    from pipelines.publish.report import chromium_binary
+
+    return chromium_binary() is not None
+
+
 def direction_split_indicators() -> tuple[str, ...]:
     """Registry indicators that also have breakdown = up / down rows (registry breakdowns = direction)."""
     reg = indicator_registry()

@@ -315,3 +315,92 @@ def test_cli_defaults_to_the_latest_complete_month(handcalc, capsys):
         ["到诊率", "[下转]", "全市"],
         ["到诊率", "[上转]", "全市"],
     ]
+
+
+# --------------------------------------------------------------------------- the monthly report
+
+COUNT_UNIT = "人次"
+
+
+def _people_count_cells(wb) -> list[tuple[str, str, object]]:
+    """Every cell that counts people: the headline's 人次 rows and every column headed ...人次."""
+    cells = []
+    for ws in wb.worksheets:
+        rows = list(ws.iter_rows(values_only=True))
+        header_i = next(
+            (i for i, r in enumerate(rows) if r and any(isinstance(c, str) and "人次" in c for c in r)), None
+        )
+        if header_i is None:
+            continue
+        header = rows[header_i]
+        for r in rows[header_i + 1 :]:
+            for name, v in zip(header, r, strict=False):
+                if not isinstance(name, str):
+                    continue
+                if "人次" in name or (
+                    ws.title == "核心指标" and r[1] == COUNT_UNIT and name in ("本月", "上月", "上年同月")
+                ):
+                    cells.append((ws.title, name, v))
+    return cells
+
+
+def test_monthly_report_workbook_and_pdf(handcalc, tmp_path, capsys):
+    import zipfile
+
+    import openpyxl
+
+    from pipelines.cli import main
+
+    assert main(["report", "--published", str(handcalc), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    xlsx = tmp_path / "月度分级诊疗运行报告_2025-03.xlsx"  # the default: the latest complete month
+    pdf = tmp_path / "月度分级诊疗运行报告_2025-03.pdf"
+    assert f"xlsx: {xlsx}" in out and f"pdf: {pdf}" in out
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    wb = openpyxl.load_workbook(xlsx)
+    assert wb.sheetnames == ["核心指标", "区县排名", "转诊流向", "退回原因", "数据质量", "数据完整性"]
+    with zipfile.ZipFile(xlsx) as z:  # native charts: one chart part per chart
+        charts = sorted(n for n in z.namelist() if n.startswith("xl/charts/chart"))
+    # headline, county ranking, level flows, return reasons; the quality chart needs quality.* tables,
+    # which a bare dbt warehouse does not have (the sheet then holds only its header)
+    assert len(charts) == 4
+    head = wb["核心指标"]
+    assert head["A1"].value == "月度分级诊疗运行报告（2025-03）"
+    assert head["A2"].value == "数据完整"
+    rows = {r[0]: r for r in head.iter_rows(min_row=7, values_only=True) if r[0]}
+    # every count in the hand-computed region is below 5: shown as <5, and rates built on them withheld
+    assert rows["上转人次（门急诊）"][2] == "<5"  # 3 up-referrals
+    assert rows["基层诊疗量占比"][2] == 71.4  # 5/7: neither count is below 5
+    assert rows["上转退回率"][2] == "（例数<5）"  # 1/2
+    assert rows["号源下沉占比"][2] == 20.0  # 10 of 50 slots (slots are not people)
+    assert rows["基层诊疗量占比"][3] == "≥65"
+    # no people count below 5 anywhere in the workbook
+    counts = _people_count_cells(wb)
+    assert counts, "no count cells found"
+    small = [(s, n, v) for s, n, v in counts if isinstance(v, (int, float)) and v < 5]
+    assert small == []
+    # the county ranking lists both counties; flows and reasons suppressed; completeness lists April
+    ranking = [r for r in wb["区县排名"].iter_rows(min_row=4, values_only=True) if r[1]]
+    assert sorted(r[1] for r in ranking) == ["南县", "西区"]
+    flows = [
+        r
+        for r in wb["转诊流向"].iter_rows(min_row=4, max_row=20, values_only=True)
+        if r[0] in ("上转", "下转")
+    ]
+    assert flows and all(r[3] == "<5" for r in flows)
+    comp = {r[0]: r for r in wb["数据完整性"].iter_rows(min_row=4, values_only=True) if r[0]}
+    assert comp["2025-04"][1:] == (
+        "数据不完整",
+        "his_n（数据截至 2025-04-01）；his_x（数据截至 2025-04-01）；platform（数据截至 2025-04-01）",
+    )
+    assert comp["2025-03"][1:] == ("数据完整", "—")
+
+
+def test_monthly_report_of_a_partial_month_says_so(handcalc, tmp_path):
+    from pipelines.publish.report import build_report, render_html
+
+    report = build_report(handcalc, "2025-04")
+    assert not report.status.is_complete
+    html = render_html(report)
+    assert "数据不完整（尚缺：his_n（数据截至 2025-04-01）" in html
+    assert "None" not in html and "nan" not in html
