@@ -132,3 +132,22 @@ def test_quality_page_opens_on_before_after_then_the_heat_map(open_completeness_
     first_metric = at.metric[0]
     assert first_metric.label == "全市"
     assert "→" in first_metric.value
+
+
+def test_overview_offers_the_monthly_report_of_the_chosen_month(open_completeness_page, monkeypatch):
+    import io
+
+    import openpyxl
+
+    at = open_completeness_page()
+    labels = [b.label for b in at.download_button]
+    assert "下载月度报告（Excel）" in labels
+    import data
+
+    book = openpyxl.load_workbook(io.BytesIO(data.monthly_report_files("2025-05")))
+    head = book["核心指标"]
+    assert head["A1"].value == "月度分级诊疗运行报告（2025-05）"
+    rows = {r[0]: r for r in head.iter_rows(min_row=7, values_only=True) if r[0]}
+    # 1050/1800 = 58.3 % in 2025-05 against >= 65: not met
+    assert rows["基层诊疗量占比"][2:5] == (58.3, "≥65", "未达标")
+    assert rows["到诊率"][2] == 75.0
