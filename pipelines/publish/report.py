@@ -145,12 +145,17 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str
 
 def _headline(con: duckdb.DuckDBPyConnection, period: str) -> pd.DataFrame:
     last_month, last_year = _prev_month(period, 1), _prev_month(period, 12)
+    reason = (
+        "cur.null_reason_zh"
+        if "null_reason_zh" in _columns(con, "marts", "indicator_values")
+        else "null as null_reason_zh"
+    )
     df = con.execute(
-        """
+        f"""
         with reg as (select *, row_number() over () as seq from marts.indicator_registry),
         v as (select * from marts.indicator_values where geo_level = 'region' and breakdown is null)
         select r.seq, r.indicator_id, r.name_zh, r.unit, r.aggregation, r.target, r.direction,
-               cur.value, cur.numerator, cur.denominator,
+               cur.value, cur.numerator, cur.denominator, {reason},
                lm.value as lm_value, lm.numerator as lm_numerator, lm.denominator as lm_denominator,
                ly.value as ly_value, ly.numerator as ly_numerator, ly.denominator as ly_denominator
         from reg r
@@ -165,6 +170,8 @@ def _headline(con: duckdb.DuckDBPyConnection, period: str) -> pd.DataFrame:
     rows = []
     for _, r in df.iterrows():
         cur = value_cell(r["value"], r["unit"], r["aggregation"], r["numerator"], r["denominator"])
+        if cur == MISSING and isinstance(r["null_reason_zh"], str):
+            cur = f"—（{r['null_reason_zh']}）"
         lm = value_cell(r["lm_value"], r["unit"], r["aggregation"], r["lm_numerator"], r["lm_denominator"])
         ly = value_cell(r["ly_value"], r["unit"], r["aggregation"], r["ly_numerator"], r["ly_denominator"])
         target = None if _missing(r["target"]) else float(r["target"])
@@ -629,7 +636,7 @@ def render_html(report: Report) -> str:
       .sub { color: #555; margin: 0 0 8pt 0; } .warn { color: #C00000; font-weight: bold; }
       table { border-collapse: collapse; width: 100%; margin: 4pt 0 8pt 0; page-break-inside: auto; }
       th, td { border: 1px solid #999; padding: 2pt 4pt; } th { background: #DDEBF7; }
-      td.num { text-align: right; } tr { page-break-inside: avoid; } .note { color: #555; font-size: 9pt; }
+      th, td:nth-child(2) { white-space: nowrap; } td.num { text-align: right; white-space: nowrap; } tr { page-break-inside: avoid; } .note { color: #555; font-size: 9pt; }
     """
     return (
         "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>"
@@ -686,13 +693,49 @@ def screenshot_first_page(html_path: Path, png: Path) -> Path:
     return png
 
 
+def small_people_cells(xlsx: Path) -> list[tuple[str, str, object]]:
+    """Cells of a written workbook that count people and hold a number below 5 (must be empty):
+    the 核心指标 rows in 人次 (本月, 上月, 上年同月) and every column headed ...人次."""
+    import openpyxl
+
+    bad = []
+    wb = openpyxl.load_workbook(xlsx, read_only=True)
+    try:
+        for ws in wb.worksheets:
+            header: tuple | None = None
+            for row in ws.iter_rows(values_only=True):
+                if header is None or not any(row):
+                    if any(isinstance(c, str) and ("人次" in c or c == "本月") for c in row):
+                        header = row
+                    continue
+                for name, v in zip(header, row, strict=False):
+                    people = isinstance(name, str) and (
+                        "人次" in name
+                        or (
+                            ws.title == "核心指标"
+                            and row[1] == "人次"
+                            and name in ("本月", "上月", "上年同月")
+                        )
+                    )
+                    if people and isinstance(v, (int, float)) and v < SMALL_CELL:
+                        bad.append((ws.title, name, v))
+    finally:
+        wb.close()
+    return bad
+
+
 def generate(published: Path, out_dir: Path, period: str | None = None, pdf: bool = True) -> dict[str, Path]:
-    """Write the workbook (and the PDF) for ``period`` (default: the latest complete month)."""
+    """Write the workbook (and the PDF) for ``period`` (default: the latest complete month). The
+    workbook is checked for people counts below 5 before anything else is written."""
     report = build_report(published, period)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{TITLE}_{report.period}"
     files = {"xlsx": write_excel(report, out_dir / f"{stem}.xlsx")}
+    bad = small_people_cells(files["xlsx"])
+    if bad:
+        files["xlsx"].unlink()
+        raise ReportError(f"small cells would be disclosed: {bad[:5]}")
     if pdf:
         files["pdf"] = write_pdf(report, out_dir / f"{stem}.pdf", out_dir / f"{stem}.html")
         files["html"] = out_dir / f"{stem}.html"

@@ -319,30 +319,6 @@ def test_cli_defaults_to_the_latest_complete_month(handcalc, capsys):
 
 # --------------------------------------------------------------------------- the monthly report
 
-COUNT_UNIT = "人次"
-
-
-def _people_count_cells(wb) -> list[tuple[str, str, object]]:
-    """Every cell that counts people: the headline's 人次 rows and every column headed ...人次."""
-    cells = []
-    for ws in wb.worksheets:
-        rows = list(ws.iter_rows(values_only=True))
-        header_i = next(
-            (i for i, r in enumerate(rows) if r and any(isinstance(c, str) and "人次" in c for c in r)), None
-        )
-        if header_i is None:
-            continue
-        header = rows[header_i]
-        for r in rows[header_i + 1 :]:
-            for name, v in zip(header, r, strict=False):
-                if not isinstance(name, str):
-                    continue
-                if "人次" in name or (
-                    ws.title == "核心指标" and r[1] == COUNT_UNIT and name in ("本月", "上月", "上年同月")
-                ):
-                    cells.append((ws.title, name, v))
-    return cells
-
 
 def test_monthly_report_workbook_and_pdf(handcalc, tmp_path, capsys):
     import zipfile
@@ -350,6 +326,7 @@ def test_monthly_report_workbook_and_pdf(handcalc, tmp_path, capsys):
     import openpyxl
 
     from pipelines.cli import main
+    from pipelines.publish.report import small_people_cells
 
     assert main(["report", "--published", str(handcalc), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -375,10 +352,7 @@ def test_monthly_report_workbook_and_pdf(handcalc, tmp_path, capsys):
     assert rows["号源下沉占比"][2] == 20.0  # 10 of 50 slots (slots are not people)
     assert rows["基层诊疗量占比"][3] == "≥65"
     # no people count below 5 anywhere in the workbook
-    counts = _people_count_cells(wb)
-    assert counts, "no count cells found"
-    small = [(s, n, v) for s, n, v in counts if isinstance(v, (int, float)) and v < 5]
-    assert small == []
+    assert small_people_cells(xlsx) == []
     # the county ranking lists both counties; flows and reasons suppressed; completeness lists April
     ranking = [r for r in wb["区县排名"].iter_rows(min_row=4, values_only=True) if r[1]]
     assert sorted(r[1] for r in ranking) == ["南县", "西区"]
@@ -394,6 +368,10 @@ def test_monthly_report_workbook_and_pdf(handcalc, tmp_path, capsys):
         "his_n（数据截至 2025-04-01）；his_x（数据截至 2025-04-01）；platform（数据截至 2025-04-01）",
     )
     assert comp["2025-03"][1:] == ("数据完整", "—")
+    # the checker does see a count below 5 when one is written
+    wb["转诊流向"]["D4"] = 3
+    wb.save(tmp_path / "tampered.xlsx")
+    assert small_people_cells(tmp_path / "tampered.xlsx") == [("转诊流向", "人次", 3)]
 
 
 def test_monthly_report_of_a_partial_month_says_so(handcalc, tmp_path):
