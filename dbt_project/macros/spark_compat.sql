@@ -97,3 +97,23 @@
   {% endfor %}
   {{ return(statements[0]) }}
 {% endmacro %}
+
+{#- dbt-spark's listagg drops the ORDER BY (with a warning) and returns '' when every value is NULL;
+    DuckDB's string_agg orders and returns NULL. Same result on Spark: the values are collected
+    with their sort key (one `order by <expression>`), sorted, joined, and '' becomes NULL. -#}
+{% macro spark__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
+    {%- set key = (order_by_clause or '') | trim -%}
+    {%- if key[:8] | lower == 'order by' -%}{%- set key = key[8:] | trim -%}{%- endif -%}
+    {%- if ',' in key or ' desc' in (key | lower) -%}
+        {{ exceptions.raise_compiler_error("listagg on Spark: one ascending `order by` expression, got: " ~ order_by_clause) }}
+    {%- endif -%}
+    {%- set sort_key = key if key else measure -%}
+    {%- set collected -%}
+        transform(
+            array_sort(collect_list(case when ({{ measure }}) is not null
+                                         then struct({{ sort_key }} as k, ({{ measure }}) as v) end)),
+            x -> x.v)
+    {%- endset -%}
+    {%- if limit_num -%}{%- set collected = 'slice(' ~ collected ~ ', 1, ' ~ limit_num ~ ')' -%}{%- endif -%}
+    nullif(array_join({{ collected }}, {{ delimiter_text }}), '')
+{%- endmacro %}

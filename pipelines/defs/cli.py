@@ -13,12 +13,14 @@ telemetry:
 """
 
 
-def prepare_environment(data_dir: str | None) -> Path:
-    """Point everything at one data dir and a persistent Dagster home under it."""
-    from pipelines.settings import paths
+def prepare_environment(data_dir: str | None, sources_dir: str | Path | None = None) -> Path:
+    """Point everything at one data dir and a persistent Dagster home under it (and, when given, at
+    one source YAML folder: the assets read it through $RW_SOURCES_DIR)."""
+    from pipelines.settings import default_sources_dir, paths
 
     p = paths(data_dir).ensure()
     os.environ["RW_DATA_DIR"] = str(p.data_dir)
+    os.environ["RW_SOURCES_DIR"] = str(Path(sources_dir).resolve() if sources_dir else default_sources_dir())
     os.environ.setdefault("DAGSTER_HOME", str(p.dagster_home))
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
@@ -31,16 +33,49 @@ def run_pipeline(
     data_dir: str | None = None,
     sources: list[str] | None = None,
     months: list[str] | None = None,
+    sources_dir: str | Path | None = None,
+    wait: bool = False,
     engine: str | None = None,
 ) -> bool:
     """Execute warehouse_job in-process on the persistent instance. Returns success.
+
+    Holds the data dir's run lock (pipelines/runlock.py) from before anything is written until the
+    run has ended; raises RunLockHeld at once when another run holds it (or waits, ``wait=True``).
 
     ``engine`` (duckdb | spark; default $RW_ENGINE, else duckdb) is what the job's ``engine``
     resource resolves to for this run (pipelines.engines)."""
     from pipelines.engines import resolve_engine
 
     os.environ["RW_ENGINE"] = resolve_engine(engine)
-    prepare_environment(data_dir)
+    import uuid
+
+    from pipelines.runlock import run_lock
+    from pipelines.settings import paths
+
+    run_id = str(uuid.uuid4())
+    with run_lock(paths(data_dir).data_dir, run_id=run_id, command="run", wait=wait, log=_stderr):
+        return _run_locked(data_dir, sources, months, sources_dir, run_id)
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _run_locked(
+    data_dir: str | None,
+    sources: list[str] | None,
+    months: list[str] | None,
+    sources_dir: str | Path | None,
+    run_id: str,
+) -> bool:
+    prepare_environment(data_dir, sources_dir)
+    from pipelines.ingest.registry import SourceConfigError, load_sources
+
+    try:  # before Dagster loads the definitions: a bad YAML is named with its file, line and key
+        found = load_sources()
+    except SourceConfigError as exc:
+        raise SystemExit(f"bad source YAML (run `referral-warehouse sources validate`):\n{exc}") from None
+    print(f"sources: {len(found)} source YAMLs in {found.sources_dir}", file=sys.stderr)
     import dagster as dg
 
     from pipelines.definitions import defs
@@ -51,7 +86,8 @@ def run_pipeline(
         unknown = sorted(set(sources) - set(automation.SOURCE_IDS))
         if unknown:
             raise SystemExit(
-                f"unknown source(s): {', '.join(unknown)}; known: {', '.join(automation.SOURCE_IDS)}"
+                f"unknown source(s): {', '.join(unknown)}; known (source YAMLs in {found.sources_dir}): "
+                f"{', '.join(automation.SOURCE_IDS)}"
             )
         ordered = [s for s in automation.SOURCE_IDS if s in sources]
         if len(ordered) == 1:
@@ -66,9 +102,10 @@ def run_pipeline(
     }
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            instance=instance, tags=tags, run_config=run_config, raise_on_error=False
+            instance=instance, tags=tags, run_config=run_config, raise_on_error=False, run_id=run_id
         )
         print(f"\nrun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}", file=sys.stderr)
+        _print_held_back(data_dir)
         if not result.success:
             for event in result.all_events:
                 if event.is_step_failure:
@@ -80,8 +117,43 @@ def run_pipeline(
     return result.success
 
 
+def _print_held_back(data_dir: str | None) -> None:
+    """The files refused and the source-periods they hold back (docs/ingestion.md)."""
+    import duckdb
+
+    from pipelines.defs.publish import held_back
+    from pipelines.settings import paths
+
+    wh = paths(data_dir).warehouse
+    if not wh.exists():
+        return
+    try:
+        with duckdb.connect(str(wh), read_only=True) as con:
+            held = held_back(con)
+    except duckdb.Error:
+        return
+    for source_id, period, name, reason, n_files, n_rows in held:
+        print(
+            f"  held back / 暂缓发布: {source_id} {period or '?'} ({n_files} files, {n_rows} rows) — {name}: {reason}",
+            file=sys.stderr,
+        )
+
+
 def _handle_run(args: argparse.Namespace) -> int:
-    ok = run_pipeline(args.data_dir, args.source or None, args.month or None, engine=args.engine)
+    from pipelines.runlock import RunLockHeld
+
+    try:
+        ok = run_pipeline(
+            args.data_dir,
+            args.source or None,
+            args.month or None,
+            args.sources_dir,
+            wait=args.wait,
+            engine=args.engine,
+        )
+    except RunLockHeld as exc:
+        print(str(exc), file=sys.stderr)
+        return 3
     return 0 if ok else 1
 
 
@@ -93,12 +165,23 @@ def register(subparsers) -> None:
             "Runs warehouse_job, the same Dagster job the nightly schedule and the inbox sensor run, "
             "headless and in-process, recorded in the persistent Dagster instance under DATA_DIR/dagster_home "
             "(so it shows in the Dagster UI). Exit status 1 when any step fails or a blocking quality "
-            "check stops publication; the previously published snapshot then stays in place."
+            "check stops publication; the previously published snapshot then stays in place. Exit status 3, "
+            "at once and before anything is written, when another run holds the data dir (see --wait)."
         ),
     )
     p.add_argument("--data-dir", help="data directory (default: ./data or $RW_DATA_DIR)")
     p.add_argument("--source", action="append", help="only this source (repeatable); default: all sources")
     p.add_argument("--month", action="append", help="only files of this period YYYYMM (repeatable)")
+    p.add_argument(
+        "--sources-dir",
+        help="source YAML folder (default: $RW_SOURCES_DIR, else ./sources of the working directory when it "
+        "exists, else the installed project's sources/)",
+    )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another run holds the data dir, wait for it instead of exiting",
+    )
     p.add_argument(
         "--engine",
         choices=["duckdb", "spark"],

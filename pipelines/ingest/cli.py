@@ -24,7 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--warehouse", type=Path, help="DuckDB file (default: <data-dir>/warehouse/warehouse.duckdb)"
     )
     p.add_argument("--registry", type=Path, help="institution registry folder (default: <data-dir>/registry)")
-    p.add_argument("--sources-dir", type=Path, help="source YAML folder (default: ./sources)")
+    p.add_argument(
+        "--sources-dir",
+        type=Path,
+        help="source YAML folder (default: $RW_SOURCES_DIR, else ./sources of the working directory when it "
+        "exists, else the installed project's sources/)",
+    )
     p.add_argument(
         "--source",
         action="append",
@@ -44,9 +49,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_land(args: argparse.Namespace) -> int:
-    import duckdb
-
-    from pipelines.ingest import land_inbox, load_registry
     from pipelines.ingest.registry import SourceConfigError, load_sources
     from pipelines.settings import paths
 
@@ -57,15 +59,33 @@ def run_land(args: argparse.Namespace) -> int:
     try:
         sources = load_sources(args.sources_dir)
     except SourceConfigError as exc:
-        print(f"bad source YAML: {exc}", file=sys.stderr)
+        print(f"bad source YAML (run `referral-warehouse sources validate`):\n{exc}", file=sys.stderr)
         return 2
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    if not args.quiet:
+        print(f"sources: {len(sources)} source YAMLs in {sources.sources_dir}")
     lines: list[str] = []
 
     def log(line: str) -> None:
         lines.append(line)
         if not args.quiet or line.startswith("landing:"):
             print(line)
+
+    from pipelines.runlock import RunLockHeld, run_lock
+
+    try:  # one run at a time per data dir, taken before anything is written
+        with run_lock(p.data_dir, command="land", log=lambda m: print(m, file=sys.stderr)):
+            warehouse.parent.mkdir(parents=True, exist_ok=True)
+            _land(args, warehouse, registry, inbox, sources, log)
+    except RunLockHeld as exc:
+        print(str(exc), file=sys.stderr)
+        return 3
+    return 0
+
+
+def _land(args, warehouse, registry, inbox, sources, log) -> None:
+    import duckdb
+
+    from pipelines.ingest import land_inbox, load_registry
 
     with duckdb.connect(str(warehouse)) as con:
         if (registry / "institutions.csv").exists():
@@ -74,4 +94,3 @@ def run_land(args: argparse.Namespace) -> int:
                 f"registry: {counts.get('institutions', 0)} institutions, {counts.get('alliance_memberships', 0)} memberships"
             )
         land_inbox(con, inbox, sources, source_ids=args.source_ids, months=args.months, log=log)
-    return 0
