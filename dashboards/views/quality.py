@@ -2,6 +2,7 @@
 
 import altair as alt
 import pandas as pd
+import privacy
 import streamlit as st
 import ui
 
@@ -119,10 +120,8 @@ with tab_quar:
         ui.show_table(summary, key="dq_quar_sum", title="隔离原因汇总", mask_cols=["reason"])
         rows = data.quarantine_rows()
         if not ui.is_missing(rows, "隔离明细"):
-            personal = set(L["personal_elements"])
             rows["raw_value"] = [
-                "***" if el in personal else v
-                for el, v in zip(rows["element"], rows["raw_value"], strict=True)
+                privacy.mask_personal(el, v) for el, v in zip(rows["element"], rows["raw_value"], strict=True)
             ]
             rows["stage"] = rows["stage"].map({"land": "接入", "standardize": "标准化"}).fillna(rows["stage"])
             ui.show_table(

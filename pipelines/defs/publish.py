@@ -57,7 +57,19 @@ def published_snapshot(
             f"The previous snapshot stays in place.\n{lines}",
             metadata={"blocking_failures": dg.MetadataValue.md(lines)},
         )
+    from pipelines.settings import secure_tree
+
     path = publish(
         warehouse.paths.warehouse, warehouse.paths.published_dir, context.run_id, log=context.log.info
     )
-    return dg.MaterializeResult(metadata={"snapshot": str(path), "size_bytes": path.stat().st_size})
+    # every run checks and fixes the modes of the private files (warehouse, landing, snapshots, secret)
+    fixed = secure_tree(warehouse.paths)
+    for line in fixed:
+        context.log.warning(f"file mode fixed: {line}")
+    return dg.MaterializeResult(
+        metadata={
+            "snapshot": str(path),
+            "size_bytes": path.stat().st_size,
+            "file_modes_fixed": len(fixed),
+        }
+    )
