@@ -18,6 +18,7 @@ SUBCOMMANDS = [
     "pipelines.defs.cli",  # run
     "pipelines.publish.cli",  # indicators
     "pipelines.quality.cli",
+    "pipelines.users",  # users add|remove|list|audit (dashboard login)
 ]
 
 

@@ -1,12 +1,15 @@
 """数据质量: scorecards before vs after standardization, check history with deltas, quarantine, unmapped terms."""
 
 import altair as alt
+import auth
 import pandas as pd
 import privacy
 import streamlit as st
 import ui
 
 import data
+
+auth.require("quality", "数据质量")  # also enforced by the navigation (app.py)
 
 ui.page_header(
     "数据质量",
