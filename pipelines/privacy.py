@@ -220,12 +220,12 @@ def scrub_sql_steps(expr: str, name_expr: str | None = None) -> dict[str, str]:
 
 def name_replace_sql(expr: str, name_expr: str) -> str:
     """SQL: ``expr`` with the (trimmed) name ``name_expr`` replaced by ``[姓名]``; a name shorter than
-    two characters (or missing) replaces nothing (chr(1) never occurs in text)."""
+    two characters (or missing) replaces nothing."""
     n = f"trim(CAST({name_expr} AS VARCHAR))"
     placeholders = ", ".join(f"'{p}'" for p in SCRUB_KINDS.values())
     return (
-        f"replace({expr}, CASE WHEN length({n}) >= {_MIN_NAME} AND {n} NOT IN ({placeholders}) "
-        f"THEN {n} ELSE chr(1) END, '{NAME_PLACEHOLDER}')"
+        f"CASE WHEN length({n}) >= {_MIN_NAME} AND {n} NOT IN ({placeholders}) "
+        f"THEN replace({expr}, {n}, '{NAME_PLACEHOLDER}') ELSE {expr} END"
     )
 
 
