@@ -646,7 +646,7 @@ class _Run:
                         name if name is not None else code,
                         principal,
                         status,
-                        method if status == "corrected" else None,
+                        scrub.with_rules(name, method if status == "corrected" else None),
                         None if status == "corrected" else "DIAGNOSIS_UNMAPPED",
                         n,
                         first,

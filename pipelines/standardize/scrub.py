@@ -55,6 +55,20 @@ def normalize(raw: str | None) -> nz.Outcome:
     return nz.Outcome(o.value, "corrected", "+".join(rules + text_rules))
 
 
+def rules_in(text: str | None) -> list[str]:
+    """The scrub rules a scrubbed text shows (its placeholders): for outcomes recorded after the
+    scrub, e.g. the diagnosis standardizer's per (name, code) outcomes."""
+    if not text:
+        return []
+    return [SCRUB_RULES[k] for k, p in privacy.SCRUB_KINDS.items() if p in text]
+
+
+def with_rules(text: str | None, rule: str | None) -> str | None:
+    """``rule`` prefixed with the scrub rules of ``text`` (joined with ``+``)."""
+    rules = rules_in(text) + ([rule] if rule else [])
+    return "+".join(rules) or None
+
+
 def outcome_raw_sql(expr: str) -> str:
     """What std.value_outcomes shows as the raw value of a free-text element: scrubbed."""
     return privacy.scrub_sql(expr)

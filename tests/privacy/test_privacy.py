@@ -59,7 +59,11 @@ def test_no_consumer_keeps_its_own_list_or_its_own_mask():
     offenders = []
     literal_list = re.compile(r"""\(\s*["']patient_id_number["']\s*,\s*["']patient_name["']""")
     own_mask = re.compile(r"def (mask_pii|_mask_sql)\b|'<已脱敏|\"\*\*\*\"")
-    for path in [*REPO.glob("pipelines/**/*.py"), *REPO.glob("dashboards/**/*.py"), REPO / "dashboards/labels.yaml"]:
+    for path in [
+        *REPO.glob("pipelines/**/*.py"),
+        *REPO.glob("dashboards/**/*.py"),
+        REPO / "dashboards/labels.yaml",
+    ]:
         if "generate" in path.parts:  # the sample generator writes the raw exports
             continue
         text = path.read_text(encoding="utf-8")
@@ -81,11 +85,19 @@ def test_every_direct_identifier_is_masked_by_the_one_function_in_every_consumer
     sys.path.insert(0, str(REPO / "dashboards"))
     import privacy as dash_privacy  # dashboards/privacy.py
 
-    value = "13800138000" if element == "phone" else "张三丰" if element == "patient_name" else "330106198507152318"
+    value = (
+        "13800138000"
+        if element == "phone"
+        else "张三丰"
+        if element == "patient_name"
+        else "330106198507152318"
+    )
     wh = tmp_path / "w.duckdb"
     with duckdb.connect(str(wh)) as con:
         con.execute("CREATE SCHEMA marts; CREATE SCHEMA quality; CREATE SCHEMA std")
-        con.execute("CREATE TABLE marts.indicator_values (x INTEGER); CREATE TABLE marts.indicator_registry (x INTEGER)")
+        con.execute(
+            "CREATE TABLE marts.indicator_values (x INTEGER); CREATE TABLE marts.indicator_registry (x INTEGER)"
+        )
         con.execute(
             "CREATE TABLE std.quarantine AS SELECT 'f' file_id, 's' source_id, 'visits' entity, 1::BIGINT row_number, "
             "'standardize' stage, ? element, ? raw_value, 'X' reason_code, 'x' reason, NULL raw_record",
@@ -199,7 +211,9 @@ landline = st.builds(
     st.sampled_from(["", "-", " "]),
     st.sampled_from(["", "转806", "-8001", "#12"]),
 )
-sep = st.text(alphabet="诊断备注患者电话号码：:，。 ab高血压随访（）()", min_size=1, max_size=10)  # numbers are apart
+sep = st.text(
+    alphabet="诊断备注患者电话号码：:，。 ab高血压随访（）()", min_size=1, max_size=10
+)  # numbers are apart
 names = st.text(alphabet="王李张刘陈杨黄赵吴周建国秀英伟芳娜敏静丽强磊军洋", min_size=2, max_size=4)
 
 
