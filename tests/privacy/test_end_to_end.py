@@ -251,6 +251,11 @@ def test_no_planted_string_on_any_page_a_role_can_open(run, role, monkeypatch):
         at.session_state["rw_user"] = {"name": f"e2e_{role}", "role": role}
         at.switch_page(f"views/{page}.py").run()
         assert not at.exception, (page, [e.message for e in at.exception])
+        # the page read the run's snapshot, and no section lost a column to the restricted split
+        notes = [w.value for w in at.warning] + [i.value for i in at.info if i.value.startswith("暂无数据")]
+        assert not any("尚未发布数据" in n or "没有" in n for n in notes), (page, notes)
+        if page == "overview":
+            assert len(at.metric) >= 5
         parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "title", "subheader")
                  for e in getattr(at, kind)]  # fmt: skip
         parts += [d.value.to_csv() for d in at.dataframe]
