@@ -73,12 +73,20 @@ class PersonalData:
 
     def column_class(self, column: str) -> str:
         """The class of a column of a derived table: its element's, or that of the element it ends
-        with (``receiving_visit_id`` -> record_id) or, for ``birth_*``, quasi_identifier."""
+        with (``receiving_visit_id`` -> record_id), a record id's surrogate key (``visit_key``,
+        ``origin_visit_key`` -> record_id) or, for ``birth_*``, quasi_identifier."""
         c = column.lower()
         if c in self.classes:
             return self.classes[c]
         for e, cls in self.classes.items():
             if cls in ("direct_identifier", "pseudonym", "record_id") and c.endswith("_" + e):
+                return cls
+            # a surrogate of a record id: visit_id -> visit_key, origin_visit_key, receiving_visit_key
+            if (
+                cls == "record_id"
+                and e.endswith("_id")
+                and (c == e[:-3] + "_key" or c.endswith("_" + e[:-3] + "_key"))
+            ):
                 return cls
         if c.startswith("birth_"):
             return "quasi_identifier"

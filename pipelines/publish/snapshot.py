@@ -4,8 +4,8 @@ Personal data (the one declaration: ``pii_class`` in the standard, read through
 ``pipelines.privacy.personal_data``): a marts table with a person key, a record id (visit, referral,
 booking ...) or a quasi-identifier (sex, birth date, county of residence, age) is published twice:
 whole but masked in the schema ``restricted`` (person_key cut to 8 hex characters, birth dates to
-year-month; only the quality role's pages open it) and, without those columns, in ``marts``; a table
-with one row per person (a person key and no other key) only in ``restricted``. No table outside
+year-month; only the quality role's pages open it) and, without those columns, in ``marts``; a person
+dimension (``dim_*`` with a person key) and the quality drill-down samples only in ``restricted``. No table outside
 ``restricted`` carries a person key, visit id or referral id (tested). Quarantined raw values of
 direct identifiers are masked (``privacy.mask``), of free text scrubbed (``privacy.scrub``).
 
@@ -31,6 +31,8 @@ from pipelines.settings import DUCKDB_MEMORY_LIMIT, secure_path
 # schema in warehouse → schema in snapshot; personal columns split off into `restricted` (above)
 COPIED_SCHEMAS = {"marts": "marts", "quality": "quality"}
 PERSON_KEY_CHARS = 8
+# row-level drill-down tables published only in `restricted` (their rows carry record keys)
+RESTRICTED_TABLES = {("quality", "violation_samples")}
 KEEP_SNAPSHOTS = 3
 
 
@@ -73,6 +75,10 @@ def _copy_table(con: duckdb.DuckDBPyConnection, src: str, dst_schema: str, t: st
     ]
     classes = {c: pd_.column_class(c) for c in cols}
     personal = [c for c, k in classes.items() if k != "none" and k != "free_text"]
+    if (src, t) in RESTRICTED_TABLES:  # row-level drill-down (masked upstream): restricted only
+        con.execute(f"create schema if not exists {RESTRICTED_SCHEMA}")
+        con.execute(f'create table {RESTRICTED_SCHEMA}."{t}" as select * from wh.{src}."{t}"')
+        return [f"{RESTRICTED_SCHEMA}.{t}"]
     if dst_schema != "marts" or not personal:
         con.execute(f'create table {dst_schema}."{t}" as select * from wh.{src}."{t}"')
         return [f"{dst_schema}.{t}"]
@@ -90,8 +96,8 @@ def _copy_table(con: duckdb.DuckDBPyConnection, src: str, dst_schema: str, t: st
     con.execute(f"create schema if not exists {RESTRICTED_SCHEMA}")
     con.execute(f'create table {RESTRICTED_SCHEMA}."{t}" as select {", ".join(masked)} from wh.{src}."{t}"')
     written = [f"{RESTRICTED_SCHEMA}.{t}"]
-    keys = [c for c, k in classes.items() if k in ("record_id", "direct_identifier")]
-    per_person = any(k == "pseudonym" for k in classes.values()) and not keys
+    # a person dimension (dbt naming: dim_*, with a person key) has one row per person: restricted only
+    per_person = t.startswith("dim_") and any(k == "pseudonym" for k in classes.values())
     kept = [f'"{c}"' for c in cols if c not in personal]
     if not per_person and kept:
         con.execute(f'create table marts."{t}" as select {", ".join(kept)} from wh.{src}."{t}"')

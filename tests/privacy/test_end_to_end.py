@@ -163,7 +163,9 @@ def test_no_table_outside_restricted_carries_a_person_or_record_key(run):
     ]
     assert outside == []
     restricted = {t for s, t, _ in cols if s == RESTRICTED_SCHEMA}
-    assert {"fct_visits", "fct_referrals", "dim_persons"} <= restricted
+    assert {"fct_visits", "fct_referrals", "dim_persons", "violation_samples"} <= restricted
+    marts = {t for s, t, _ in cols if s == "marts"}
+    assert "dim_persons" not in marts and {"fct_visits", "fct_referrals", "indicator_values"} <= marts
     # the person key is cut in restricted (8 hex characters and an ellipsis), never whole
     con = duckdb.connect(str(data / "published" / "current.duckdb"), read_only=True)
     keys = con.execute(f"SELECT DISTINCT length(person_key) FROM {RESTRICTED_SCHEMA}.dim_persons").fetchall()

@@ -45,6 +45,8 @@ def test_the_declaration_is_the_standards_pii_class_column():
     assert {"person_key", "visit_id", "referral_id", "booking_id"} <= pd_.linkage_keys
     assert pd_.column_class("receiving_visit_id") == "record_id"
     assert pd_.column_class("next_down_referral_id") == "record_id"
+    assert pd_.column_class("visit_key") == pd_.column_class("origin_visit_key") == "record_id"
+    assert pd_.column_class("next_down_referral_at") == "none"
     assert pd_.column_class("birth_year") == "quasi_identifier"
     assert pd_.column_class("institution_code") == "none"
     # every element row says which class it is
