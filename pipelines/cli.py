@@ -14,6 +14,7 @@ import sys
 SUBCOMMANDS = [
     "pipelines.generate.cli",
     "pipelines.ingest.cli",
+    "pipelines.onboarding.cli",  # sources validate | check | draft
     "pipelines.standardize.cli",
     "pipelines.defs.cli",  # run
     "pipelines.publish.cli",  # indicators

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SOURCES_DIR = REPO_ROOT / "sources"  # source registry: one YAML per source
+SOURCES_DIR = REPO_ROOT / "sources"  # the installed project's source registry: one YAML per source
 STANDARD_DIR = REPO_ROOT / "standard"  # data-element standard, value domains, terminology
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
@@ -27,6 +27,16 @@ DUCKDB_MEMORY_LIMIT = os.environ.get("RW_DUCKDB_MEMORY_LIMIT", "3GB")
 def _env_path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).expanduser().resolve() if value else default
+
+
+def default_sources_dir() -> Path:
+    """The source-YAML folder when no ``--sources-dir`` is given: ``$RW_SOURCES_DIR``, else
+    ``./sources`` of the working directory when it exists, else the installed project's."""
+    value = os.environ.get("RW_SOURCES_DIR")
+    if value:
+        return Path(value).expanduser().resolve()
+    here = Path.cwd() / "sources"
+    return here.resolve() if here.is_dir() else SOURCES_DIR
 
 
 @dataclass(frozen=True)

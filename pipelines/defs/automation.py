@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.defs.ingest import SOURCE_IDS
-from pipelines.settings import paths
+from pipelines.settings import default_sources_dir, paths
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -75,7 +75,10 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
     requests = []
     for source, files in sorted(changed.items()):
         if source not in SOURCE_IDS:
-            context.log.warning(f"files in inbox/{source}/ but no sources/{source}.yaml: {files[:3]}")
+            context.log.warning(
+                f"files in inbox/{source}/ but no source YAML with source_id {source!r} in "
+                f"{default_sources_dir()}: {files[:3]}"
+            )
             continue
         key = hashlib.sha256("\n".join(f"{f}={current[f]}" for f in files).encode()).hexdigest()[:16]
         requests.append(dg.RunRequest(run_key=f"{source}-{key}", partition_key=source))

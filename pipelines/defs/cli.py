@@ -13,12 +13,14 @@ telemetry:
 """
 
 
-def prepare_environment(data_dir: str | None) -> Path:
-    """Point everything at one data dir and a persistent Dagster home under it."""
-    from pipelines.settings import paths
+def prepare_environment(data_dir: str | None, sources_dir: str | Path | None = None) -> Path:
+    """Point everything at one data dir and a persistent Dagster home under it (and, when given, at
+    one source YAML folder: the assets read it through $RW_SOURCES_DIR)."""
+    from pipelines.settings import default_sources_dir, paths
 
     p = paths(data_dir).ensure()
     os.environ["RW_DATA_DIR"] = str(p.data_dir)
+    os.environ["RW_SOURCES_DIR"] = str(Path(sources_dir).resolve() if sources_dir else default_sources_dir())
     os.environ.setdefault("DAGSTER_HOME", str(p.dagster_home))
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
@@ -28,10 +30,20 @@ def prepare_environment(data_dir: str | None) -> Path:
 
 
 def run_pipeline(
-    data_dir: str | None = None, sources: list[str] | None = None, months: list[str] | None = None
+    data_dir: str | None = None,
+    sources: list[str] | None = None,
+    months: list[str] | None = None,
+    sources_dir: str | Path | None = None,
 ) -> bool:
     """Execute warehouse_job in-process on the persistent instance. Returns success."""
-    prepare_environment(data_dir)
+    prepare_environment(data_dir, sources_dir)
+    from pipelines.ingest.registry import SourceConfigError, load_sources
+
+    try:  # before Dagster loads the definitions: a bad YAML is named with its file, line and key
+        found = load_sources()
+    except SourceConfigError as exc:
+        raise SystemExit(f"bad source YAML (run `referral-warehouse sources validate`):\n{exc}") from None
+    print(f"sources: {len(found)} source YAMLs in {found.sources_dir}", file=sys.stderr)
     import dagster as dg
 
     from pipelines.definitions import defs
@@ -42,7 +54,8 @@ def run_pipeline(
         unknown = sorted(set(sources) - set(automation.SOURCE_IDS))
         if unknown:
             raise SystemExit(
-                f"unknown source(s): {', '.join(unknown)}; known: {', '.join(automation.SOURCE_IDS)}"
+                f"unknown source(s): {', '.join(unknown)}; known (source YAMLs in {found.sources_dir}): "
+                f"{', '.join(automation.SOURCE_IDS)}"
             )
         ordered = [s for s in automation.SOURCE_IDS if s in sources]
         if len(ordered) == 1:
@@ -76,7 +89,7 @@ def run_pipeline(
 
 
 def _handle_run(args: argparse.Namespace) -> int:
-    ok = run_pipeline(args.data_dir, args.source or None, args.month or None)
+    ok = run_pipeline(args.data_dir, args.source or None, args.month or None, args.sources_dir)
     return 0 if ok else 1
 
 
@@ -94,4 +107,9 @@ def register(subparsers) -> None:
     p.add_argument("--data-dir", help="data directory (default: ./data or $RW_DATA_DIR)")
     p.add_argument("--source", action="append", help="only this source (repeatable); default: all sources")
     p.add_argument("--month", action="append", help="only files of this period YYYYMM (repeatable)")
+    p.add_argument(
+        "--sources-dir",
+        help="source YAML folder (default: $RW_SOURCES_DIR, else ./sources of the working directory when it "
+        "exists, else the installed project's sources/)",
+    )
     p.set_defaults(handler=_handle_run)

@@ -36,6 +36,18 @@ COLUMNS = [
     "费用",
     "收缩压",
 ]
+ELEMENTS = [  # what each column is (the YAML schema accepts only elements of the standard)
+    "visit_id",
+    "institution_code",
+    "patient_id_number",
+    "patient_name",
+    "sex_code",
+    "visit_datetime",
+    "department_name",
+    "diagnosis_name",
+    "total_fee",
+    "systolic_bp",
+]
 SOURCE = {
     "source_id": "bench",
     "format": "csv",
@@ -44,7 +56,7 @@ SOURCE = {
         {
             "entity": "visits",
             "pattern": "visits_*.csv",
-            "columns": {c: {"element": f"e{i}"} for i, c in enumerate(COLUMNS)},
+            "columns": dict(zip(COLUMNS, ELEMENTS, strict=True)),
         }
     ],
 }

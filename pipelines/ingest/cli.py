@@ -24,7 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--warehouse", type=Path, help="DuckDB file (default: <data-dir>/warehouse/warehouse.duckdb)"
     )
     p.add_argument("--registry", type=Path, help="institution registry folder (default: <data-dir>/registry)")
-    p.add_argument("--sources-dir", type=Path, help="source YAML folder (default: ./sources)")
+    p.add_argument(
+        "--sources-dir",
+        type=Path,
+        help="source YAML folder (default: $RW_SOURCES_DIR, else ./sources of the working directory when it "
+        "exists, else the installed project's sources/)",
+    )
     p.add_argument(
         "--source",
         action="append",
@@ -57,8 +62,10 @@ def run_land(args: argparse.Namespace) -> int:
     try:
         sources = load_sources(args.sources_dir)
     except SourceConfigError as exc:
-        print(f"bad source YAML: {exc}", file=sys.stderr)
+        print(f"bad source YAML (run `referral-warehouse sources validate`):\n{exc}", file=sys.stderr)
         return 2
+    if not args.quiet:
+        print(f"sources: {len(sources)} source YAMLs in {sources.sources_dir}")
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     lines: list[str] = []
 

@@ -87,6 +87,13 @@ def raw_table(source_id: str, entity: str) -> str:
     return f"raw.{qi(f'{source_id}__{entity}')}"
 
 
+def _yaml_of(cfg, source_id: str | None) -> str:
+    """The source's YAML file, as reasons name it (the path it was read from)."""
+    if cfg is not None and getattr(cfg, "path", None):
+        return str(cfg.path)
+    return f"sources/{source_id}.yaml"
+
+
 def period_of(file_name: str) -> str | None:
     """The YYYYMM period in a file name (``visits_202401.csv`` -> ``202401``; daily names too)."""
     m = PERIOD.search(file_name)
@@ -306,10 +313,17 @@ class _Lander:
         )
         if self.index.unchanged(fp.sha256, rel):
             return None
-        params = {"file": rel, "source_id": source_id or "(inbox)", "entity": res.entity}
+        params = {
+            "file": rel,
+            "source_id": source_id or "(inbox)",
+            "entity": res.entity,
+            "yaml": _yaml_of(cfg, source_id),
+        }
         try:
             if cfg is None:
-                raise FileRejected("unknown_source")
+                raise FileRejected(
+                    "unknown_source", sources_dir=getattr(self.sources, "sources_dir", None) or "sources"
+                )
             if spec is None:
                 raise FileRejected("no_matching_pattern", patterns=", ".join(f.pattern for f in cfg.files))
             original = self.index.original(fp.sha256, rel)
@@ -603,6 +617,7 @@ def land_inbox(
                     "unreadable_file",
                     file=rel,
                     source_id=source_id,
+                    yaml=_yaml_of(sources.get(source_id) if source_id else None, source_id),
                     error=f"{type(exc).__name__}: {exc}"[:500],
                 )
                 lander._record(res, rel)

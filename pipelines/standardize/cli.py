@@ -44,16 +44,27 @@ def _connect(data_dir: str | None, read_only: bool = False):
     return p, duckdb.connect(str(p.warehouse), read_only=read_only)
 
 
+def _sources(sources_dir):
+    """The source YAMLs, or exit 2 naming the file, line and key of every problem."""
+    from pipelines.ingest.registry import SourceConfigError, load_sources
+
+    try:
+        return load_sources(sources_dir)
+    except SourceConfigError as exc:
+        print(f"bad source YAML (run `referral-warehouse sources validate`):\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def _run(args: argparse.Namespace) -> int:
-    from pipelines.ingest.registry import load_sources
     from pipelines.standardize.engine import standardize_all
     from pipelines.standardize.secret import load_or_create_secret
 
+    sources = _sources(args.sources_dir)
     p, con = _connect(args.data_dir)
     try:
         report = standardize_all(
             con,
-            load_sources(args.sources_dir),
+            sources,
             load_or_create_secret(p.secrets_dir),
             entities=args.entity or None,
             diagnosis=False if args.no_diagnosis else None,
@@ -65,15 +76,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _accuracy(args: argparse.Namespace) -> int:
-    from pipelines.ingest.registry import load_sources
     from pipelines.standardize.accuracy import accuracy_by_field, summary
     from pipelines.standardize.secret import load_or_create_secret
 
+    sources = _sources(args.sources_dir)
     p, con = _connect(args.data_dir)
     try:
-        df = accuracy_by_field(
-            con, p.truth, load_sources(args.sources_dir), load_or_create_secret(p.secrets_dir)
-        )
+        df = accuracy_by_field(con, p.truth, sources, load_or_create_secret(p.secrets_dir))
         if df.empty:
             print(f"no truth records under {p.truth / 'records'} matched the warehouse", file=sys.stderr)
             return 1
@@ -131,7 +140,11 @@ def register(subparsers) -> None:
 
     run = group.add_parser("run", help="rebuild std.* from the raw landing")
     run.add_argument("--data-dir", default=None, help="data directory (default: ./data or $RW_DATA_DIR)")
-    run.add_argument("--sources-dir", default=None, help="source registry folder (default: sources/)")
+    run.add_argument(
+        "--sources-dir",
+        default=None,
+        help="source YAML folder (default: $RW_SOURCES_DIR, else ./sources when it exists, else the project's)",
+    )
     run.add_argument("--entity", action="append", help="only this entity (repeatable)")
     run.add_argument(
         "--no-diagnosis", action="store_true", help="skip diagnosis mapping (columns stay empty)"
@@ -147,7 +160,11 @@ def register(subparsers) -> None:
 
     acc = group.add_parser("accuracy", help="accuracy before/after standardization against the truth")
     acc.add_argument("--data-dir", default=None, help="data directory holding warehouse/ and truth/")
-    acc.add_argument("--sources-dir", default=None, help="source registry folder (default: sources/)")
+    acc.add_argument(
+        "--sources-dir",
+        default=None,
+        help="source YAML folder (default: $RW_SOURCES_DIR, else ./sources when it exists, else the project's)",
+    )
     acc.add_argument("--all", action="store_true", help="print every (source, entity, element) row")
     acc.set_defaults(handler=_accuracy)
 

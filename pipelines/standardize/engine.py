@@ -165,25 +165,51 @@ class Binding:
     columns: list[str]  # raw columns (concatenated with a space when several map to one element)
     date_formats: tuple[str, ...] = ()
     value_map: dict[str, str] = field(default_factory=dict)
+    constant_sql: str | None = None  # the YAML's constants: the value of every row of a file
+    default_sql: str | None = None  # the YAML's defaults: the value where the column is empty
 
     @property
     def raw_sql(self) -> str:
-        if len(self.columns) == 1:
-            return f"r.{qi(self.columns[0])}"
-        return "NULLIF(concat_ws(' ', " + ", ".join(f"r.{qi(c)}" for c in self.columns) + "), '')"
+        if not self.columns:
+            x = "CAST(NULL AS VARCHAR)"
+        elif len(self.columns) == 1:
+            x = f"r.{qi(self.columns[0])}"
+        else:
+            x = "NULLIF(concat_ws(' ', " + ", ".join(f"r.{qi(c)}" for c in self.columns) + "), '')"
+        if self.constant_sql:
+            x = f"coalesce({self.constant_sql}, {x})"
+        if self.default_sql:
+            x = f"CASE WHEN nullif(trim({x}), '') IS NULL THEN {self.default_sql} ELSE {x} END"
+        return x
+
+
+def _per_file_sql(values: list[tuple[str, str | None]]) -> str | None:
+    """A YAML constant/default as SQL, from (pattern, value or None) of every file entry of the
+    entity in YAML order: a literal when they all give the same value, else chosen by the file
+    name (the first matching entry, as landing chooses it)."""
+    given = {v for _, v in values}
+    if given == {None}:
+        return None
+    if len(given) == 1:
+        return ql(given.pop())
+    return (
+        "CASE "
+        + " ".join(
+            f"WHEN r._std_file_name GLOB {ql(p)} THEN {ql(v) if v is not None else 'NULL'}" for p, v in values
+        )
+        + " END"
+    )
 
 
 def bindings_for(cfg: SourceConfig, entity: str, raw_columns: list[str], elements: list[DataElement]):
     by_name = {e.element: e for e in elements}
     out: dict[str, Binding] = {}
+    specs = [s for s in cfg.files if s.entity == entity]
     if cfg.is_canonical:
         for c in raw_columns:
             if c in by_name:
                 out[c] = Binding(by_name[c], [c])
-        return out
-    for spec in cfg.files:
-        if spec.entity != entity:
-            continue
+    for spec in specs if not cfg.is_canonical else ():
         for col in spec.columns:
             if col.element not in by_name or col.source_column not in raw_columns:
                 continue
@@ -196,6 +222,13 @@ def bindings_for(cfg: SourceConfig, entity: str, raw_columns: list[str], element
                 b.columns.append(col.source_column)
                 b.date_formats = tuple(dict.fromkeys((*b.date_formats, *col.date_formats)))
                 b.value_map.update(col.value_map)
+    for kind in ("constants", "defaults"):
+        for element in dict.fromkeys(e for spec in specs for e in getattr(spec, kind)):
+            if element not in by_name:
+                continue
+            values = [(spec.pattern, getattr(spec, kind).get(element)) for spec in specs]
+            b = out.setdefault(element, Binding(by_name[element], []))
+            setattr(b, "constant_sql" if kind == "constants" else "default_sql", _per_file_sql(values))
     return out
 
 
@@ -403,8 +436,8 @@ class _Run:
                 preds.append(f"{pred_sql} AS _std_p{len(preds)}")
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {dist} AS SELECT {key} AS raw, count(*) AS n, "
-                f"min(f.received_at) AS first_seen, max(f.received_at) AS last_seen "
-                f"FROM {raw_name} r LEFT JOIN _std_files f ON r._file_id = f.file_id GROUP BY ALL"
+                f"min(r._std_received_at) AS first_seen, max(r._std_received_at) AS last_seen "
+                f"FROM {self.with_files(raw_name)} r GROUP BY ALL"
             )
             m = self.build_map(dist, b, entity)
             if not (
@@ -447,10 +480,18 @@ class _Run:
                     f"{o}.reason_code AS {qi(name + '__orc')}",
                 ]
         return (
-            f"SELECT {', '.join(cols)} FROM (SELECT r.*, f.received_at AS _std_received_at"
+            f"SELECT {', '.join(cols)} FROM (SELECT r.*"
             + "".join(", " + p for p in preds)
-            + f" FROM {raw_name} r LEFT JOIN _std_files f ON r._file_id = f.file_id) r "
+            + f" FROM {self.with_files(raw_name)} r) r "
             + " ".join(joins)
+        )
+
+    @staticmethod
+    def with_files(raw_name: str) -> str:
+        """The raw rows with their file's arrival time and name (YAML constants can depend on it)."""
+        return (
+            f"(SELECT r.*, f.received_at AS _std_received_at, f.file_name AS _std_file_name "
+            f"FROM {raw_name} r LEFT JOIN _std_files f ON r._file_id = f.file_id)"
         )
 
     def run_entity(self, entity: str) -> EntityReport:
@@ -561,6 +602,15 @@ class _Run:
                     f"(birth_date IS NOT NULL AND {id_birth} IS NOT NULL AND birth_date <> {id_birth}) AS _birth_mismatch",
                     f"(birth_date IS NULL AND {id_birth} IS NOT NULL) AS _birth_from_id",
                 ]
+            if "residence_county_code" in names:
+                # no county sent: GB 11643 digits 1-6 (the area where the ID was issued) as a proxy,
+                # marked derived (std.<entity>.residence_county_basis, std.row_outcomes)
+                id_area = f"CASE WHEN {id_ok} AND regexp_full_match(substr(patient_id_number, 1, 6), '[1-9][0-9]{{5}}') THEN substr(patient_id_number, 1, 6) END"
+                derive = f"(residence_county_code__oc = 'missing' AND {id_area} IS NOT NULL)"
+                replace.append(
+                    f"CASE WHEN {derive} THEN {id_area} ELSE residence_county_code END AS residence_county_code"
+                )
+                extra.append(f"{derive} AS _county_from_id")
         # date-times after the file arrived are impossible (max = received in the standard)
         for e in elements:
             if e.max == RECEIVED:
@@ -574,6 +624,14 @@ class _Run:
         replace = [r for r in replace if r]
         select = "* REPLACE (" + ", ".join(replace) + ")" if replace else "*"
         return f"SELECT {select}{''.join(', ' + x for x in extra)} FROM {stage0}"
+
+    def stage_columns(self, stage: str) -> set[str]:
+        return {
+            r[0]
+            for r in self.con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [stage]
+            ).fetchall()
+        }
 
     def row_outcomes(self, entity: str, stage: str, elements: list[DataElement]) -> None:
         """Row-level corrections (sex/birth date from the ID, inferred ID type, future dates) into
@@ -591,6 +649,7 @@ class _Run:
             ("_birth_mismatch", "birth_date", "corrected", "birth_date_from_id", "ID_BIRTHDATE_MISMATCH"),
             ("_birth_from_id", "birth_date", "corrected", "birth_date_from_id", None),
             ("_type_inferred", "patient_id_type", "corrected", "id_type_inferred", None),
+            ("_county_from_id", "residence_county_code", "derived", "county_from_id_area_code", None),
         ]
         for flag, element, outcome, rule, reason in checks:
             if flag not in cols:
@@ -732,6 +791,7 @@ class _Run:
             rules.append(("end_date", "END_BEFORE_START", "end_date < sign_date"))
         if {"reserved_slots", "total_slots"} <= names:
             rules.append(("reserved_slots", "RESERVED_EXCEEDS_TOTAL", "reserved_slots > total_slots"))
+        rules += self.institution_rules(entity, names)
         for element, code, cond in rules:
             parts.append(
                 f"SELECT source_id, file_id, row_number, {ql(element)}, {qi(element + '__raw')}, {ql(code)} "
@@ -762,6 +822,37 @@ class _Run:
             ORDER BY p.source_id, p.file_id, p.row_number, p.element"""
         )
 
+    def institution_rules(self, entity: str, names: set[str]) -> list[tuple[str, str, str]]:
+        """A source whose YAML lists its ``institutions`` may send only those: a row naming another
+        registered institution is quarantined (INSTITUTION_NOT_IN_SOURCE). Referrals: the sending or
+        the receiving institution must be one of them."""
+        out = []
+        for source_id, cfg in sorted(self.sources.items()):
+            if cfg.institutions is None:
+                continue
+            allowed = ", ".join(ql(c) for c in cfg.institutions)
+            pairs = [("from_institution_code", "to_institution_code")] if entity == "referrals" else []
+            singles = [n for n in ("institution_code", "booking_institution_code") if n in names]
+            for n in singles:
+                out.append(
+                    (
+                        n,
+                        "INSTITUTION_NOT_IN_SOURCE",
+                        f"source_id = {ql(source_id)} AND {qi(n)} NOT IN ({allowed})",
+                    )
+                )
+            for a, b in pairs:
+                if {a, b} <= names:
+                    out.append(
+                        (
+                            a,
+                            "INSTITUTION_NOT_IN_SOURCE",
+                            f"source_id = {ql(source_id)} AND coalesce({qi(a)} NOT IN ({allowed}), true) "
+                            f"AND coalesce({qi(b)} NOT IN ({allowed}), true) AND ({qi(a)} IS NOT NULL OR {qi(b)} IS NOT NULL)",
+                        )
+                    )
+        return out
+
     # -- std.<entity> ----------------------------------------------------------------------------------
 
     def write_std(self, entity: str, stage: str, elements: list[DataElement], dx: str | None) -> None:
@@ -788,6 +879,14 @@ class _Run:
                 "CAST(year(s.visit_datetime) - year(s.birth_date) - CASE WHEN strftime(s.visit_datetime, '%m%d') "
                 "< strftime(s.birth_date, '%m%d') THEN 1 ELSE 0 END AS INTEGER) AS age_years"
             )
+        if "residence_county_basis" in derived:
+            basis = (
+                "CASE WHEN s._county_from_id THEN 'id_area_code' WHEN s.residence_county_code IS NOT NULL "
+                "THEN 'reported' END"
+                if "_county_from_id" in self.stage_columns(stage)
+                else "CASE WHEN s.residence_county_code IS NOT NULL THEN 'reported' END"
+            )
+            out.append(f"{basis} AS residence_county_basis")
         if "length_of_stay_days" in derived:
             out.append(
                 "CAST(date_diff('day', CAST(s.admission_datetime AS DATE), CAST(s.discharge_datetime AS DATE)) "
@@ -899,11 +998,13 @@ def standardize_all(
     run = _Run(con, sources, secret, std, log, diagnosis)
     if run.table_exists("raw", "files"):
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _std_files AS SELECT file_id, CAST(received_at AS TIMESTAMP) AS received_at "
-            "FROM raw.files WHERE status = 'landed'"  # file_id is shared by duplicate records
+            "CREATE OR REPLACE TEMP TABLE _std_files AS SELECT file_id, CAST(received_at AS TIMESTAMP) AS received_at, "
+            "file_name FROM raw.files WHERE status = 'landed'"  # file_id is shared by duplicate records
         )
     else:
-        con.execute("CREATE OR REPLACE TEMP TABLE _std_files (file_id VARCHAR, received_at TIMESTAMP)")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _std_files (file_id VARCHAR, received_at TIMESTAMP, file_name VARCHAR)"
+        )
     report = StandardizeReport(std.version, diagnosis_available=diagnosis is not None)
     for entity in wanted:
         con.execute("DELETE FROM std.value_outcomes WHERE entity = ?", [entity])

@@ -33,7 +33,7 @@ def datetime_fastpath_sql(table: str, kind: str, formats: Sequence[str], lo: str
     parsed_cols = []
     pick = []
     for i, fmt in enumerate(fmts):
-        if "%f" in fmt:
+        if "%f" in fmt or "%p" in fmt:  # %p: 上午/下午 are read by Python only
             # Python takes the first matching format: stop the SQL path where Python would have
             # tried a %f format, so a value matching it is not resolved by a later format here.
             parsed_cols.append(
@@ -48,7 +48,9 @@ def datetime_fastpath_sql(table: str, kind: str, formats: Sequence[str], lo: str
         pick.append(f"WHEN p{i} IS NOT NULL THEN {i}")
     fmt_list = "[" + ", ".join(_q(f) for f in fmts) + "]"
     ts_expr = (
-        "CASE " + " ".join(f"WHEN fi = {i} THEN p{i}" for i, f in enumerate(fmts) if "%f" not in f) + " END"
+        "CASE "
+        + " ".join(f"WHEN fi = {i} THEN p{i}" for i, f in enumerate(fmts) if "%f" not in f and "%p" not in f)
+        + " END"
     )
     canonical = nz.CANONICAL_DATE if kind == "date" else nz.CANONICAL_DATETIME
     if kind == "date":

@@ -178,7 +178,9 @@ BUILTIN_FORMATS: tuple[str, ...] = (
     "%Y年%m月%d日%H点%M分",
     "%Y年%m月%d日",
 )
-_DIRECTIVE_RE = {"Y": "[0-9]{4}", "f": "[0-9]{1,6}"}
+_DIRECTIVE_RE = {"Y": "[0-9]{4}", "f": "[0-9]{1,6}", "p": "(?:上午|下午|AM|PM|am|pm)"}
+# 12-hour clock markers read by %p (strptime itself knows only AM/PM)
+_MERIDIEM = (("上午", "AM"), ("下午", "PM"))
 # A date-like shape whose parts do not make a real day: 2023-02-30, 2023/13/01, 20230230.
 _DATE_SHAPE = re.compile(
     r"^([0-9]{4})(?:[-/.年])([0-9]{1,2})(?:[-/.月])([0-9]{1,2})日?(?:[ T].*)?$|^([0-9]{4})([0-9]{2})([0-9]{2})(?:[0-9]{4,6})?$"
@@ -205,7 +207,9 @@ def format_shape(fmt: str) -> str:
         if tok in _DIRECTIVE_RE:
             parts.append(_DIRECTIVE_RE[tok])
             continue
-        glued = (j > 0 and tokens[j - 1][0] == "d") or (j + 1 < len(tokens) and tokens[j + 1][0] == "d")
+        glued = (j > 0 and tokens[j - 1][0] == "d" and tokens[j - 1][1] != "p") or (
+            j + 1 < len(tokens) and tokens[j + 1][0] == "d" and tokens[j + 1][1] != "p"
+        )
         parts.append("[0-9]{2}" if glued else "[0-9]{1,2}")
     return "".join(parts)
 
@@ -224,6 +228,9 @@ def _shape(fmt: str) -> re.Pattern[str]:
 def _parse_with(s: str, fmt: str) -> datetime | None:
     if not _shape(fmt).fullmatch(s):
         return None
+    if "%p" in fmt:
+        for zh, en in _MERIDIEM:
+            s = s.replace(zh, en)
     try:
         return datetime.strptime(_SPACES.sub(" ", s), fmt)
     except ValueError:
@@ -266,8 +273,8 @@ def normalize_datetime(
         return MISSING_OUTCOME
     parsed = parse_datetime(s, formats)
     if parsed is None:
-        m = _DATE_SHAPE.match(s)
-        if m:
+        m = _DATE_SHAPE.match(s) or any(_shape(f).fullmatch(s) for f in formats)
+        if m:  # the shape of a date (or of the source's own format) naming a day that does not exist
             return Outcome(None, INVALID, None, "DATE_IMPOSSIBLE")
         return Outcome(None, INVALID, None, "INVALID_FORMAT")
     dt, how = parsed

@@ -103,17 +103,19 @@ def test_rejection_reasons_name_the_file_and_what_to_do(con, inbox, sources):
     ).encode("gbk")
     offset = len(head) + 2 + len(b"B009,H11,")
     assert offset == 162
+    yaml = sources["his_b"].path  # reasons name the YAML file that was read
     assert gbk_bad == (
         "undecodable_bytes: 文件 his_b/visits_202402.csv 不是 GBK 编码：第 4 行（字节偏移 162）出现无法解码的字节 ff。"
-        "请让机构按约定编码重新导出，或修改 sources/his_b.yaml 的 encoding。 / File his_b/visits_202402.csv is not "
+        f"请让机构按约定编码重新导出，或修改 {yaml} 的 encoding。 / File his_b/visits_202402.csv is not "
         "valid GBK: undecodable bytes ff on line 4 (byte offset 162). Ask the institution to re-export it, or fix "
-        "'encoding' in sources/his_b.yaml."
+        f"'encoding' in {yaml}."
     )
     missing = by_name[("his_a", "visits_202403.csv")].reason
     assert "缺少必需列：IdNo（表头为：VisitNo, OrgCode, Sex, VisitDate）" in missing
     assert "lacks required columns: IdNo (header: VisitNo, OrgCode, Sex, VisitDate)" in missing
     unknown = by_name[("his_zz", "visits_202401.csv")].reason
-    assert "没有来源配置 sources/his_zz.yaml" in unknown and "Add one (docs/ingestion.md)" in unknown
+    assert "没有来源配置：来源配置文件夹 " in unknown and "Add one (docs/ingestion.md;" in unknown
+    assert f"no YAML with source_id his_zz in {sources.sources_dir}." in unknown  # the folder searched
     assert "BadZipFile" in by_name[("his_c", "visits_202402.xlsx")].reason
     assert "(visits_*.csv)" in by_name[("his_a", "readme.txt")].reason
     dup = by_name[("his_a", "visits_202401_copy.csv")]

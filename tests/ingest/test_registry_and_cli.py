@@ -64,7 +64,8 @@ def test_land_command_lands_the_inbox_and_the_registry(tmp_path, inbox, sources_
     code = main(["land", "--data-dir", str(tmp_path), "--sources-dir", str(sources_dir)])
     assert code == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "registry: 3 institutions, 2 memberships"
+    assert out[0] == f"sources: 5 source YAMLs in {sources_dir}"
+    assert out[1] == "registry: 3 institutions, 2 memberships"
     assert out[-1] == (
         "landing: 7 landed, 1 duplicate, 5 rejected, 0 unchanged; rows read 24, landed 19, quarantined 5, footer 2"
     )
@@ -97,4 +98,5 @@ def test_land_command_refuses_a_bad_source_yaml(tmp_path, sources_dir, capsys):
         "source_id: broken\nformat: parquet\nfiles: []\n", encoding="utf-8"
     )
     assert main(["land", "--data-dir", str(tmp_path), "--sources-dir", str(sources_dir)]) == 2
-    assert "format 'parquet' is not one of" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "broken.yaml:2: format: Input should be 'csv', 'xlsx', 'jsonl' or 'canonical'" in err

@@ -1,0 +1,1 @@
+"""Onboarding a hospital export: `referral-warehouse sources validate | check | draft`."""
