@@ -167,6 +167,7 @@ def test_every_page_in_headless_chromium(served_app, browser, tmp_path):
     browser.get(served_app)
     wait = WebDriverWait(browser, 45, poll_frequency=0.25)
     wait.until(lambda d: "请登录" in d.find_element(By.TAG_NAME, "body").text, message="login form")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, 'input[type="password"]')), message="inputs")
     assert "基层诊疗量占比" not in browser.find_element(By.TAG_NAME, "body").text
     browser.find_element(By.CSS_SELECTOR, 'input[type="text"]').send_keys("demo_engineer")
     browser.find_element(By.CSS_SELECTOR, 'input[type="password"]').send_keys(LOGIN_PASSWORD)
