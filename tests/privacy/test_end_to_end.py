@@ -253,9 +253,12 @@ def test_no_planted_string_on_any_page_a_role_can_open(run, role, monkeypatch):
         at.session_state["rw_user"] = {"name": f"e2e_{role}", "role": role}
         at.switch_page(f"views/{page}.py").run()
         assert not at.exception, (page, [e.message for e in at.exception])
-        # the page read the run's snapshot, and no section lost a column to the restricted split
+        # the page read the run's snapshot, and no section lost a table or column to the restricted
+        # split ("已发布的快照中没有…"); an empty selection ("所选条件下没有…") is a legitimate state of
+        # the default (latest complete) month of a tiny region
         notes = [w.value for w in at.warning] + [i.value for i in at.info if i.value.startswith("暂无数据")]
-        assert not any("尚未发布数据" in n or "没有" in n for n in notes), (page, notes)
+        broken = ("尚未发布数据", "已发布的快照中没有", "缺少")
+        assert not any(b in n for n in notes for b in broken), (page, notes)
         if page == "overview":
             assert len(at.metric) >= 5
         parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "title", "subheader")
