@@ -36,15 +36,19 @@ pipeline: install
 	  echo "Delivering the second batch (data/later → data/inbox) and running again ..."; \
 	  cp -r $(DATA_DIR)/later/. $(DATA_DIR)/inbox/ && touch $(DATA_DIR)/.later-delivered && \
 	  $(BIN)/referral-warehouse run --data-dir $(DATA_DIR); fi
+	@# a local demo user for the dashboards' login (role engineer: every page); its password is printed once
+	@if ! $(BIN)/referral-warehouse users --data-dir $(DATA_DIR) list | grep -q '^demo	'; then \
+	  echo "Creating the dashboards' demo user (note the password: it is shown only now):"; \
+	  $(BIN)/referral-warehouse users --data-dir $(DATA_DIR) add demo --role engineer; fi
 
 ## serve: Streamlit dashboards and the Dagster UI (Ctrl-C stops both)
 serve: install
 	@mkdir -p $(DAGSTER_HOME)
 	@test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
-	@$(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p $(DAGSTER_PORT) >$(DATA_DIR)/dagster-dev.log 2>&1 & echo $$! > $(DATA_DIR)/dagster-dev.pid
-	@echo "Dashboards (数据看板): http://127.0.0.1:$(STREAMLIT_PORT)"
+	@umask 077; $(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p $(DAGSTER_PORT) >$(DATA_DIR)/dagster-dev.log 2>&1 & echo $$! > $(DATA_DIR)/dagster-dev.pid
+	@echo "Dashboards (数据看板): http://127.0.0.1:$(STREAMLIT_PORT)   (login: demo; new password: referral-warehouse users add demo --role engineer)"
 	@echo "Dagster UI:            http://127.0.0.1:$(DAGSTER_PORT)   (log: $(DATA_DIR)/dagster-dev.log)"
-	@trap 'kill $$(cat $(DATA_DIR)/dagster-dev.pid) 2>/dev/null' EXIT INT TERM; \
+	@trap 'kill $$(cat $(DATA_DIR)/dagster-dev.pid) 2>/dev/null' EXIT INT TERM; umask 077; \
 	  RW_DATA_DIR=$(abspath $(DATA_DIR)) $(BIN)/streamlit run dashboards/app.py --server.headless true \
 	    --server.address 127.0.0.1 --server.port $(STREAMLIT_PORT) --browser.gatherUsageStats false \
 	    --client.toolbarMode viewer

@@ -114,6 +114,10 @@ def _run_locked(
                         f"  step {event.step_key} failed: {err.message.strip() if err else ''}",
                         file=sys.stderr,
                     )
+    from pipelines.settings import paths, secure_tree
+
+    for line in secure_tree(paths(data_dir)):
+        print(f"file mode fixed: {line}", file=sys.stderr)
     return result.success
 
 
