@@ -697,7 +697,8 @@ class _Run:
         pick = getattr(self.diagnosis, "principal_index", None) or principal_index
         for (name, code, n, srcs, first, last), res in zip(pairs, results, strict=True):
             p_idx = pick(res.diagnoses)
-            method = res.diagnoses[p_idx].mapping_method if p_idx is not None else None
+            # a field naming only histories is mapped (its rows are in visit_diagnoses), with no principal
+            method = res.diagnoses[p_idx or 0].mapping_method if res.diagnoses else None
             principal = res.diagnoses[p_idx].code if p_idx is not None else None
             status = "corrected" if res.status == "mapped" else "unmapped"
             for s in srcs.split(","):

@@ -11,15 +11,19 @@ landing. Expected values are written from the rules (docs/diagnosis.md), not cop
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import duckdb
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 os.environ.setdefault("RW_DIAGNOSIS_CACHE", "off")  # no results cache in the repository's data dir
 
 from pipelines.standardize import standardize_all  # noqa: E402
 from pipelines.standardize.diagnosis import DiagnosisStandardizer  # noqa: E402
 from pipelines.standardize.terminology.pack import is_morphology  # noqa: E402
+from pipelines.standardize.terminology.structure import principal_index  # noqa: E402
 
 from .conftest import CANON_COLUMNS, SECRET, SOURCES, _q  # noqa: E402
 
@@ -223,3 +227,19 @@ def test_at_most_one_principal_and_never_a_morphology_code(con):
     assert con.execute("SELECT count(*) FROM std.visit_diagnoses WHERE icd10_category = ''").fetchone() == (
         0,
     )
+
+
+_QUALIFIERS = st.sampled_from([None, "suspected", "history", "post_operative"])
+_CODES = st.sampled_from(["I10xx02", "E11.900", "C34.901", "M814000/3", "M801000/3", ""])
+
+
+@given(st.lists(st.tuples(_CODES, _QUALIFIERS), max_size=6))
+def test_principal_is_never_a_history_nor_a_morphology_code(items):
+    diagnoses = [SimpleNamespace(code=c, qualifier=q) for c, q in items]
+    i = principal_index(diagnoses)
+    eligible = [d.qualifier != "history" and d.code != "" and not d.code.startswith("M") for d in diagnoses]
+    if i is None:
+        assert not any(eligible)
+    else:
+        assert eligible[i] and not any(eligible[:i])
+        assert diagnoses[i].qualifier != "history" and not is_morphology(diagnoses[i].code)
