@@ -835,6 +835,16 @@ def files() -> pd.DataFrame | Missing:
     )
 
 
+def held_back() -> pd.DataFrame | Missing:
+    """Refused files and the source-periods they hold back from this publication."""
+    return query(
+        """
+        select source_id, period, file_name, entity, reason, files_withheld, rows_withheld, received_at
+        from ingest.held_back order by source_id, period, file_name
+        """
+    )
+
+
 def files_by_source() -> pd.DataFrame | Missing:
     return query(
         """
