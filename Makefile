@@ -11,12 +11,12 @@ STREAMLIT_PORT ?= 8501
 DAGSTER_PORT ?= 3000
 export DAGSTER_HOME := $(abspath $(DATA_DIR))/dagster_home
 
-.PHONY: install demo pipeline serve test lint format bench dagster dashboards clean browser-deps
+.PHONY: install demo pipeline serve test lint format bench dagster dashboards clean browser-deps java-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev,spark]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -55,7 +55,7 @@ dagster: install
 	$(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p $(DAGSTER_PORT)
 
 ## test: install, lint, and the whole test suite (dbt build and GX suites included)
-test: install browser-deps lint
+test: install browser-deps java-deps lint
 	$(BIN)/pytest
 
 lint: install
@@ -67,12 +67,16 @@ format: install
 	$(BIN)/ruff check --fix .
 
 ## bench: the city-scale benchmark (see benchmarks/README.md)
-bench: install
+bench: install java-deps
 	$(PY) benchmarks/run_bench.py $(BENCH_ARGS)
 
 ## browser-deps: Debian chromium + chromedriver for the browser test (skipped when present)
 browser-deps:
 	@bash scripts/ensure-chromium.sh
+
+## java-deps: Debian OpenJDK 17 for the Spark engine (pyspark, dbt-spark) when missing
+java-deps:
+	@bash scripts/ensure-java.sh
 
 clean:
 	rm -rf $(DATA_DIR)/warehouse $(DATA_DIR)/published $(DATA_DIR)/dagster_home
