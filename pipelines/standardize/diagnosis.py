@@ -33,7 +33,7 @@ from rapidfuzz import fuzz, process
 from pipelines.settings import STANDARD_DIR
 from pipelines.standardize.terminology.normalize import match_key, normalize_text, split_diagnoses
 from pipelines.standardize.terminology.pack import TerminologyPack, clean_code, icd10_category, is_morphology
-from pipelines.standardize.terminology.structure import Structure
+from pipelines.standardize.terminology.structure import Structure, principal_index
 
 DEFAULT_REVIEWED_MAPPINGS = STANDARD_DIR / "mappings" / "reviewed_mappings.csv"
 FUZZY_THRESHOLD = 92.0  # rapidfuzz ratio (0-100) a fuzzy match must reach
@@ -347,6 +347,12 @@ class DiagnosisStandardizer:
             if len(self._cache) < 500_000:
                 self._cache[key] = hit
         return hit
+
+    def principal_index(self, diagnoses) -> int | None:
+        """Index of the field's principal diagnosis (docs/diagnosis.md "The principal diagnosis"):
+        the first that is not a history (``qualifiers.csv`` may_be_principal) and not a morphology
+        code; a suspected or post-operative one may be principal, its qualifier flagged beside it."""
+        return principal_index(diagnoses, self.structure.not_principal)
 
     def standardize_many(
         self, pairs: Iterable[tuple[str | None, str | None]], best_guess: bool = False

@@ -69,6 +69,9 @@ DX_COLUMNS = {
     "diabetes_type": ("diabetes_type", "VARCHAR"),
     "copd_grade": ("copd_grade", "INTEGER"),
     "diagnosis_mapping_method": ("mapping_method", "VARCHAR"),
+    "diagnosis_qualifier": ("qualifier", "VARCHAR"),
+    "diagnosis_confidence": ("confidence", "DOUBLE"),
+    "diagnosis_morphology_code": ("morphology_code", "VARCHAR"),
 }
 VISIT_DX_COLUMNS = [
     ("source_text", "VARCHAR"),
@@ -82,6 +85,10 @@ VISIT_DX_COLUMNS = [
     ("diabetes_type", "VARCHAR"),
     ("copd_grade", "INTEGER"),
     ("mapping_method", "VARCHAR"),
+    ("confidence", "DOUBLE"),
+    ("qualifier", "VARCHAR"),
+    ("morphology_code", "VARCHAR"),
+    ("is_principal", "BOOLEAN"),
 ]
 QUARANTINE_DDL = """
 CREATE TABLE IF NOT EXISTS std.quarantine (
@@ -694,9 +701,15 @@ class _Run:
             c: [] for c in ["_dx_name", "_dx_code", "seq"] + [c for c, _ in VISIT_DX_COLUMNS] + ["status"]
         }
         outcome_rows = []
+        # the principal: first diagnosis that may be one (not a history, never a morphology code)
+        from pipelines.standardize.terminology.structure import principal_index
+
+        pick = getattr(self.diagnosis, "principal_index", None) or principal_index
         for (name, code, n, srcs, first, last), res in zip(pairs, results, strict=True):
-            method = res.diagnoses[0].mapping_method if res.diagnoses else None
-            principal = res.diagnoses[0].code if res.diagnoses else None
+            p_idx = pick(res.diagnoses)
+            # a field naming only histories is mapped (its rows are in visit_diagnoses), with no principal
+            method = res.diagnoses[p_idx or 0].mapping_method if res.diagnoses else None
+            principal = res.diagnoses[p_idx].code if p_idx is not None else None
             status = "corrected" if res.status == "mapped" else "unmapped"
             for s in srcs.split(","):
                 outcome_rows.append(
@@ -719,7 +732,7 @@ class _Run:
                 rows["_dx_code"].append(code)
                 rows["seq"].append(seq)
                 for c, _ in VISIT_DX_COLUMNS:
-                    rows[c].append(getattr(d, c))
+                    rows[c].append(seq - 1 == p_idx if c == "is_principal" else getattr(d, c, None))
                 rows["status"].append(res.status)
         # per-source frequencies: split counts by source
         if outcome_rows:
@@ -753,7 +766,13 @@ class _Run:
             con.register("_std_dx_out", tbl)
             con.execute("INSERT INTO std.value_outcomes SELECT * FROM _std_dx_out")
             con.unregister("_std_dx_out")
-        types = {"seq": pa.int32(), "hypertension_grade": pa.int32(), "copd_grade": pa.int32()}
+        types = {
+            "seq": pa.int32(),
+            "hypertension_grade": pa.int32(),
+            "copd_grade": pa.int32(),
+            "confidence": pa.float64(),
+            "is_principal": pa.bool_(),
+        }
         schema = pa.schema([(c, types.get(c, pa.string())) for c in rows])
         table = f"_std_dx_{entity}"
         con.register("_std_dx_rows", pa.table(rows, schema=schema))
@@ -898,7 +917,7 @@ class _Run:
         if dx_cols:
             if dx is not None:
                 joins.append(
-                    f"LEFT JOIN (SELECT * FROM {dx} WHERE seq = 1) dx ON dx._dx_name IS NOT DISTINCT FROM s.diagnosis_name "
+                    f"LEFT JOIN (SELECT * FROM {dx} WHERE is_principal) dx ON dx._dx_name IS NOT DISTINCT FROM s.diagnosis_name "
                     "AND dx._dx_code IS NOT DISTINCT FROM s.diagnosis_code"
                 )
                 out += [

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pipelines.settings import STANDARD_DIR
 
-DATA_TYPES = {"string", "date", "datetime", "integer", "decimal", "code"}
+DATA_TYPES = {"string", "date", "datetime", "integer", "decimal", "code", "boolean"}
 LAYERS = {"canonical", "registry", "derived"}
 NORMALIZERS = {
     "identifier",
@@ -61,6 +61,7 @@ SQL_TYPES = {
     "datetime": "TIMESTAMP",
     "integer": "INTEGER",
     "decimal": "DOUBLE",
+    "boolean": "BOOLEAN",
 }
 
 

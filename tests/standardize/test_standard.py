@@ -78,11 +78,11 @@ def test_every_design_column_is_in_the_standard_in_design_order():
 
 
 def test_counts_and_namespaces():
-    assert STD.version == "2026.1.0"
-    assert len(STD.elements) == 133
+    assert STD.version == "2026.2.0"
+    assert len(STD.elements) == 143
     assert sum(e.layer == "canonical" for e in STD.elements) == 77
     assert sum(e.layer == "registry" for e in STD.elements) == 13
-    assert sum(e.layer == "derived" for e in STD.elements) == 43
+    assert sum(e.layer == "derived" for e in STD.elements) == 53
     for e in STD.elements:
         if e.de_id.startswith("DE"):
             assert e.de_id in CONFIRMED_DE, (e.entity, e.element)

@@ -124,6 +124,7 @@ final as (
         std_diagnosis_code,
         icd10_category,
         condition_group,
+        diagnosis_qualifier,
         discharge_disposition_code,
         payment_type_code,
         total_fee,

@@ -22,6 +22,20 @@ from pipelines.standardize.terminology.normalize import match_key, normalize_tex
 from pipelines.standardize.terminology.pack import TerminologyPack, is_morphology
 
 EXCLUDED_QUALIFIERS = frozenset({"rule_out", "negated"})  # default; the file's keeps_diagnosis decides
+# qualifiers whose diagnosis is never the principal one (default; the file's may_be_principal decides):
+# a history is not the diagnosis of this visit; a suspected or post-operative one may be, flagged
+NOT_PRINCIPAL_QUALIFIERS = frozenset({"history", "rule_out", "negated"})
+
+
+def principal_index(diagnoses, not_principal=NOT_PRINCIPAL_QUALIFIERS) -> int | None:
+    """Index of the principal diagnosis of one field: the first whose qualifier may be principal and
+    whose code is a diagnosis (never an ICD-O morphology code); None when there is none (e.g. a field
+    naming only histories). Works on any object with ``code`` (and optionally ``qualifier``)."""
+    for i, d in enumerate(diagnoses):
+        if getattr(d, "qualifier", None) in not_principal or not d.code or is_morphology(d.code):
+            continue
+        return i
+    return None
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,7 @@ class QualifierRule:
     keeps_diagnosis: bool
     label_zh: str
     label_en: str
+    may_be_principal: bool = True
 
 
 class Structure:
@@ -53,9 +68,17 @@ class Structure:
                             row["keeps_diagnosis"].strip().lower() == "yes",
                             row["label_zh"],
                             row["label_en"],
+                            (row.get("may_be_principal") or "").strip().lower() != "no"
+                            if "may_be_principal" in row
+                            else row["qualifier"] not in NOT_PRINCIPAL_QUALIFIERS,
                         )
                     )
         self.excluded = {r.qualifier for r in self.rules if not r.keeps_diagnosis} or set(EXCLUDED_QUALIFIERS)
+        self.not_principal = (
+            {r.qualifier for r in self.rules if not r.may_be_principal} | self.excluded
+            if self.rules
+            else set(NOT_PRINCIPAL_QUALIFIERS)
+        )
         t_path = directory / pack.manifest.get("tumour", "tumour.yaml")
         cfg = yaml.safe_load(t_path.read_text(encoding="utf-8")) if t_path.exists() else {}
         self.tumour_version = str(cfg.get("version", ""))

@@ -1,6 +1,7 @@
 -- 高血压/2型糖尿病 management (国家基本公共卫生服务规范（第三版）, docs/indicators.md), one row per
 -- person x condition x month:
---   diagnosed: a visit with a principal diagnosis in the programme's categories
+--   diagnosed: a visit with a principal diagnosis in the programme's categories, not a suspected one
+--              (a history is never principal: docs/diagnosis.md "The principal diagnosis")
 --              (seeds/ref_bphs_conditions: hypertension I10-I15, type 2 diabetes E11 + E14) on or
 --              before the end of the month;
 --   managed:   diagnosed and >= 1 chronic follow-up (type 2 慢病随访) in the trailing
@@ -19,6 +20,7 @@ visits as (
     inner join {{ ref('ref_bphs_conditions') }} as programmes
         on attributed.icd10_category = programmes.icd10_category
     where attributed.person_key is not null
+      and coalesce(attributed.diagnosis_qualifier, '') <> 'suspected'
 
 ),
 

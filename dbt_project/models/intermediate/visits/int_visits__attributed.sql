@@ -1,7 +1,9 @@
 {{ config(materialized='view') }}
 -- Every standardized visit with what the marts need to attribute it: the institution's level, type
 -- and county, the alliance it belonged to on the visit date, the visit type, and the principal
--- diagnosis category (std.visit_diagnoses seq 1, else the terminology entry of the visit's code).
+-- diagnosis category (the is_principal row of std.visit_diagnoses: never a history, a suspected one
+-- flagged in diagnosis_qualifier; the terminology entry of the visit's code only when the standardizer
+-- found no diagnosis in the field at all, so a field naming only a history has no category).
 -- A view: fct_visits (incremental) reads only the months it rebuilds.
 with
 
@@ -42,10 +44,18 @@ principal_ranked as (
         diagnosis_code,
         icd10_category,
         hypertension_grade,
+        qualifier,
         row_number() over (partition by visit_key order by diagnosis_code) as duplicate_rank
 
     from {{ ref('stg_std__visit_diagnoses') }}
-    where seq = 1
+    where is_principal
+
+),
+
+standardized_visits as (
+
+    select distinct visit_key
+    from {{ ref('stg_std__visit_diagnoses') }}
 
 ),
 
@@ -103,10 +113,14 @@ joined as (
         timed.department_name,
         timed.diagnosis_code,
         timed.diagnosis_name,
-        coalesce(principal_diagnoses.diagnosis_code, timed.diagnosis_code) as std_diagnosis_code,
+        case
+            when standardized_visits.visit_key is null then timed.diagnosis_code
+            else principal_diagnoses.diagnosis_code
+        end as std_diagnosis_code,
         coalesce(principal_diagnoses.icd10_category, terminology.icd10_category) as icd10_category,
         categories.condition_group,
         principal_diagnoses.hypertension_grade,
+        principal_diagnoses.qualifier as diagnosis_qualifier,
         timed.discharge_disposition_code,
         timed.payment_type_code,
         timed.total_fee,
@@ -141,8 +155,11 @@ joined as (
         and (alliance_periods.valid_to is null or cast(timed.event_at as date) <= alliance_periods.valid_to)
     left join principal_diagnoses
         on timed.visit_key = principal_diagnoses.visit_key
+    left join standardized_visits
+        on timed.visit_key = standardized_visits.visit_key
     left join terminology
         on timed.diagnosis_code = terminology.diagnosis_code
+        and standardized_visits.visit_key is null
     left join categories
         on coalesce(principal_diagnoses.icd10_category, terminology.icd10_category) = categories.icd10_category
 

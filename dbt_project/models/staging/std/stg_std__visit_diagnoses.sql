@@ -24,7 +24,11 @@ renamed as (
         cast(risk_tier as {{ dbt.type_string() }}) as risk_tier,
         cast(diabetes_type as {{ dbt.type_string() }}) as diabetes_type,
         cast(copd_grade as {{ dbt.type_string() }}) as copd_grade,
-        cast(mapping_method as {{ dbt.type_string() }}) as mapping_method
+        cast(mapping_method as {{ dbt.type_string() }}) as mapping_method,
+        cast(confidence as {{ dbt.type_float() }}) as confidence,
+        cast(qualifier as {{ dbt.type_string() }}) as qualifier,
+        cast(morphology_code as {{ dbt.type_string() }}) as morphology_code,
+        cast(is_principal as {{ dbt.type_boolean() }}) as is_principal
 
     from source
 
