@@ -5,12 +5,18 @@ run, the tables people may see (marts, quality results, masked ingestion metadat
 a new file ``snapshots/<run_id>.duckdb`` and the symlink ``current.duckdb`` is swapped to it with
 ``os.replace`` (atomic on POSIX). A reader that opened the old snapshot keeps reading it; a failed
 or blocked run never touches ``current.duckdb``.
+
+Incremental: the new snapshot starts as a file copy of the current one; a marts/quality table whose
+fingerprint (columns and types, row count, sum of row hashes, read from the warehouse) equals the one
+recorded in the current snapshot's ``meta.table_fingerprints`` is kept as it is, the others are
+copied again, tables gone from the warehouse are dropped. The atomic swap is unchanged.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,23 +54,61 @@ def _mask_sql(element_col: str, value_col: str) -> str:
     )
 
 
+def _fingerprint(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> str:
+    """Columns and types, row count and the sum of the rows' hashes of one table (order-independent)."""
+    cols = con.execute(
+        "select string_agg(column_name || ' ' || data_type, ', ' order by ordinal_position) "
+        "from information_schema.columns where table_catalog = ? and table_schema = ? and table_name = ?",
+        [catalog, schema, table],
+    ).fetchone()[0]
+    n, total = con.execute(
+        f'select count(*), coalesce(sum(hash(t)::hugeint), 0) from {catalog}.{schema}."{table}" t'
+    ).fetchone()
+    return f"{cols}|{n}|{total}"
+
+
+def _previous_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    if "table_fingerprints" not in _tables(
+        con, con.execute("select current_database()").fetchone()[0], "meta"
+    ):
+        return {}
+    return dict(con.execute("select table_name, fingerprint from meta.table_fingerprints").fetchall())
+
+
 def build_snapshot(
-    warehouse: Path, target: Path, run_id: str, required: tuple[str, ...] = ()
+    warehouse: Path, target: Path, run_id: str, required: tuple[str, ...] = (), previous: Path | None = None
 ) -> dict[str, int]:
-    """Write a fresh snapshot file from the warehouse. Returns row counts per copied table."""
+    """Write a snapshot file from the warehouse, starting from a copy of ``previous`` (the current
+    snapshot) when given: its unchanged marts/quality tables are not copied again. Returns row counts
+    per published marts/quality table; meta.table_fingerprints says which were copied in this run."""
     if target.exists():
         target.unlink()
+    if previous is not None and previous.exists():
+        shutil.copyfile(previous, target)
     con = duckdb.connect(str(target), config={"memory_limit": DUCKDB_MEMORY_LIMIT})
     counts: dict[str, int] = {}
     try:
+        before = _previous_fingerprints(con)
+        for schema in ("ingest", "meta"):  # small, always rebuilt
+            con.execute(f"drop schema if exists {schema} cascade")
         con.execute(f"attach '{warehouse}' as wh (read_only)")
+        fingerprints: list[tuple[str, str, bool]] = []
         for src_schema, dst_schema in COPIED_SCHEMAS.items():
             con.execute(f"create schema if not exists {dst_schema}")
-            for t in _tables(con, "wh", src_schema):
-                con.execute(f'create table {dst_schema}."{t}" as select * from wh.{src_schema}."{t}"')
-                counts[f"{dst_schema}.{t}"] = con.execute(
-                    f'select count(*) from {dst_schema}."{t}"'
-                ).fetchone()[0]
+            wanted = _tables(con, "wh", src_schema)
+            for t in _tables(con, con.execute("select current_database()").fetchone()[0], dst_schema):
+                if t not in wanted:
+                    con.execute(f'drop table {dst_schema}."{t}"')
+            for t in wanted:
+                name = f"{dst_schema}.{t}"
+                fp = _fingerprint(con, "wh", src_schema, t)
+                unchanged = before.get(name) == fp
+                if not unchanged:
+                    con.execute(
+                        f'create or replace table {dst_schema}."{t}" as select * from wh.{src_schema}."{t}"'
+                    )
+                fingerprints.append((name, fp, not unchanged))
+                counts[name] = con.execute(f'select count(*) from {dst_schema}."{t}"').fetchone()[0]
         missing = [t for t in required if t not in counts]
         if missing:
             raise PublishError(
@@ -100,6 +144,11 @@ def build_snapshot(
             "create table meta.publish_info as select ? as run_id, ?::timestamp as published_at, ? as warehouse_version",
             [run_id, dt.datetime.now().replace(microsecond=0), "1"],
         )
+        con.execute(
+            "create table meta.table_fingerprints (table_name varchar, fingerprint varchar, copied boolean)"
+        )
+        if fingerprints:
+            con.executemany("insert into meta.table_fingerprints values (?, ?, ?)", fingerprints)
         con.execute("detach wh")
         con.execute("checkpoint")
     finally:
@@ -119,7 +168,9 @@ def publish(
     snapshots.mkdir(parents=True, exist_ok=True)
     final = snapshots / f"{run_id}.duckdb"
     tmp = snapshots / f".{run_id}.duckdb.tmp"
-    counts = build_snapshot(warehouse, tmp, run_id, required=required)
+    current = published_dir / "current.duckdb"
+    previous = current.resolve() if current.is_symlink() else None
+    counts = build_snapshot(warehouse, tmp, run_id, required=required, previous=previous)
     os.replace(tmp, final)
     link_tmp = published_dir / f".current.{run_id}.tmp"
     if link_tmp.is_symlink() or link_tmp.exists():
