@@ -194,8 +194,44 @@ def indicator_periods() -> list[str]:
     return [] if isinstance(df, Missing) else list(df["period"])
 
 
+def period_completeness() -> pd.DataFrame | Missing:
+    """``marts.period_completeness``: per month, whether every active source delivered through its last day."""
+    return query(
+        "select period, is_complete, missing_sources, missing_detail_zh from marts.period_completeness "
+        "order by period desc"
+    )
+
+
+def period_status(period: str | None) -> dict | None:
+    """``{'is_complete': bool, 'missing_sources': str, 'missing_detail_zh': str}`` for a month, or None
+    when the month (or the completeness mart) is not in the snapshot."""
+    if not period:
+        return None
+    df = period_completeness()
+    if isinstance(df, Missing):
+        return None
+    row = df[df["period"] == period]
+    return None if row.empty else row.iloc[0].to_dict()
+
+
+def complete_periods() -> list[str]:
+    df = period_completeness()
+    return (
+        []
+        if isinstance(df, Missing)
+        else [p for p, ok in zip(df["period"], df["is_complete"], strict=True) if ok]
+    )
+
+
 def default_indicator_period() -> str | None:
-    """The latest period with (nearly) all indicators: a month still being delivered is not the default."""
+    """The latest complete month (marts.period_completeness: every active source delivered through its
+    last day). On a snapshot without that mart: the latest period with (nearly) all indicators."""
+    complete = complete_periods()
+    periods = indicator_periods()
+    if complete:
+        in_values = [p for p in complete if p in periods] if periods else complete
+        if in_values:
+            return in_values[0]
     df = query(
         f"""
         select period, count(distinct indicator_id) as n from {_iv()}
@@ -206,6 +242,65 @@ def default_indicator_period() -> str | None:
         return None
     full = df[df["n"] >= 0.8 * df["n"].max()]
     return str(full["period"].iloc[0])
+
+
+def monthly_report_files(period: str, pdf: bool = False) -> bytes:
+    """The monthly report 月度分级诊疗运行报告 of ``period`` built from the published snapshot
+    (pipelines/publish/report.py): the Excel workbook, or the PDF when ``pdf``."""
+    import tempfile
+
+    from pipelines.publish import report
+
+    rep = report.build_report(Path(snapshot_target().split("|")[0]), period)
+    with tempfile.TemporaryDirectory(prefix="rw-report-") as tmp:
+        if pdf:
+            out = report.write_pdf(rep, Path(tmp) / "report.pdf")
+        else:
+            out = report.write_excel(rep, Path(tmp) / "report.xlsx")
+        return out.read_bytes()
+
+
+def report_pdf_available() -> bool:
+    from pipelines.publish.report import chromium_binary
+
+    return chromium_binary() is not None
+
+
+def direction_split_indicators() -> tuple[str, ...]:
+    """Registry indicators that also have breakdown = up / down rows (registry breakdowns = direction)."""
+    reg = indicator_registry()
+    if isinstance(reg, Missing) or "breakdowns" not in reg.columns:
+        return ()
+    return tuple(reg.loc[reg["breakdowns"] == "direction", "indicator_id"])
+
+
+def indicator_breakdowns(
+    indicator_ids: tuple[str, ...], geo_level: str, period: str, breakdowns: tuple[str, ...] = ("up", "down")
+) -> pd.DataFrame | Missing:
+    """Rows of direction-split indicators (breakdown up / down) next to their totals, one period and
+    geography level, with the registry's name and unit."""
+    if not indicator_ids:
+        return pd.DataFrame()
+    if "breakdown" not in _columns("marts.indicator_values"):
+        return Missing("marts.indicator_values.breakdown")
+    ids = ", ".join("?" * len(indicator_ids))
+    bds = ", ".join("?" * len(breakdowns))
+    reason = (
+        "v.null_reason_zh"
+        if "null_reason_zh" in _columns("marts.indicator_values")
+        else "null as null_reason_zh"
+    )
+    return query(
+        f"""
+        select v.indicator_id, r.name_zh, r.unit, r.target, r.direction, v.geo_id, v.geo_name,
+               coalesce(v.breakdown, 'all') as breakdown, v.value, v.numerator, v.denominator, {reason}
+        from marts.indicator_values v join marts.indicator_registry r using (indicator_id)
+        where v.indicator_id in ({ids}) and v.geo_level = ? and v.period = ?
+          and (v.breakdown is null or v.breakdown in ({bds}))
+        order by v.indicator_id, v.geo_id, v.breakdown
+        """,
+        (*indicator_ids, geo_level, period, *breakdowns),
+    )
 
 
 def geo_options(geo_level: str) -> pd.DataFrame | Missing:
@@ -580,6 +675,64 @@ def _overall_rows() -> str:
     return "(source_id = 'ALL' or not exists (select 1 from quality.check_results where source_id = 'ALL'))"
 
 
+def accuracy_headline() -> pd.DataFrame | Missing:
+    """Before -> after standardization per source plus one region-wide row (source_id ``ALL``), in %.
+
+    Accuracy against the truth (``ingest.accuracy_by_field``, sample regions) when the snapshot has it,
+    else conformance (``quality.scorecards`` at grain ``source``). Column ``measure`` says which."""
+    if "records" in _columns("ingest.accuracy_by_field"):
+        return query(
+            """
+            with a as (select * from ingest.accuracy_by_field where element <> '(record)'),
+            per as (
+                select source_id, sum(records) as n, sum(correct_before) as b, sum(correct_after) as c
+                from a group by source_id
+                union all
+                select 'ALL', sum(records), sum(correct_before), sum(correct_after) from a
+            )
+            select 'accuracy' as measure, source_id, n as values_total,
+                   round(100.0 * b / nullif(n, 0), 1) as before_pct, round(100.0 * c / nullif(n, 0), 1) as after_pct
+            from per order by source_id = 'ALL' desc, source_id
+            """
+        )
+    cols = _columns("quality.scorecards")
+    if not {"grain", "conformance_before", "conformance_after", "values_total"} <= cols:
+        return Missing("ingest.accuracy_by_field / quality.scorecards")
+    return query(
+        f"""
+        with s as (
+            select * from quality.scorecards where grain = 'source' and {_latest_run("quality.scorecards")}
+        )
+        select 'conformance' as measure, source_id, values_total,
+               round(100 * conformance_before, 1) as before_pct, round(100 * conformance_after, 1) as after_pct
+        from s
+        union all
+        select 'conformance', 'ALL', sum(values_total),
+               round(100 * sum(conformance_before * values_total) / nullif(sum(values_total), 0), 1),
+               round(100 * sum(conformance_after * values_total) / nullif(sum(values_total), 0), 1)
+        from s
+        order by source_id = 'ALL' desc, source_id
+        """
+    )
+
+
+def kahn_heatmap() -> pd.DataFrame | Missing:
+    """Latest run: per Kahn category (conformance / completeness / plausibility) x source, the share of
+    evaluated values that pass (100 * (1 - violating / denominator)) and the failed checks."""
+    return query(
+        f"""
+        select category, source_id,
+               round(100 * (1 - sum(violating_rows) / nullif(sum(denominator), 0)), 2) as pass_pct,
+               count(*) filter (where status = 'fail') as checks_failed,
+               count(*) filter (where status <> 'skipped') as checks_evaluated
+        from quality.check_results
+        where {_latest_run("quality.check_results")} and source_id <> 'ALL' and source_id is not null
+        group by category, source_id
+        order by category, source_id
+        """
+    )
+
+
 def check_runs() -> pd.DataFrame | Missing:
     return query(
         f"""
@@ -678,6 +831,16 @@ def files() -> pd.DataFrame | Missing:
         select source_id, entity, file_name, period, status, reason, received_at, size_bytes,
                rows_read, rows_landed, rows_quarantined, rows_footer, file_id, replaces_file_id
         from ingest.files order by received_at desc, file_name
+        """
+    )
+
+
+def held_back() -> pd.DataFrame | Missing:
+    """Refused files and the source-periods they hold back from this publication."""
+    return query(
+        """
+        select source_id, period, file_name, entity, reason, files_withheld, rows_withheld, received_at
+        from ingest.held_back order by source_id, period, file_name
         """
     )
 

@@ -71,12 +71,36 @@ def relabel(df: pd.DataFrame) -> pd.DataFrame:
 MAX_SHOWN_ROWS = 1000  # a browser table beyond this is unreadable and slow; downloads hold every row
 
 
+MISSING_TEXT = "—"
+
+
+def fill_missing(df: pd.DataFrame) -> pd.DataFrame:
+    """Missing cells as 「—」 (a table never shows None/NaN); columns without gaps keep their type."""
+    out = df.copy()
+    for col in out.columns:
+        mask = out[col].isna()
+        if not mask.any():
+            continue
+        series = out[col]
+        if pd.api.types.is_datetime64_any_dtype(series):
+            text = series.dt.strftime("%Y-%m-%d %H:%M:%S").str.replace(" 00:00:00", "", regex=False)
+        elif pd.api.types.is_numeric_dtype(series):
+            text = series.map(
+                lambda v: "" if pd.isna(v) else (f"{int(v):,}" if float(v).is_integer() else f"{v:g}")
+            )
+        else:
+            text = series.astype(object).map(lambda v: v if isinstance(v, str) else str(v))
+        out[col] = text.where(~mask, MISSING_TEXT).astype(str)
+    return out
+
+
 def for_display(
     df: pd.DataFrame, people_cols: Iterable[str] = (), mask_cols: Iterable[str] = ()
 ) -> pd.DataFrame:
-    """The small-cell rule, masking and Chinese headers: what is shown and what is downloaded."""
+    """The small-cell rule, masking and Chinese headers: what is shown and what is downloaded.
+    Missing values are shown as 「—」, never None."""
     out = privacy.mask_columns(privacy.suppress_counts(df, people_cols), mask_cols)
-    return relabel(out).reset_index(drop=True)
+    return fill_missing(relabel(out)).reset_index(drop=True)
 
 
 def show_table(
@@ -142,12 +166,46 @@ def period_filter(
     label: str = "统计期",
     default: str | None = None,
 ) -> str | None:
+    """Month picker. Defaults to ``default`` (pages pass the latest complete month); a month whose
+    sources have not all delivered through its last day is labelled 「数据不完整」 in the list, and
+    when chosen the page says which sources are still missing."""
     if not periods:
         return None
     options = (["全部"] if allow_all else []) + list(periods)
     index = options.index(default) if default in options else (1 if allow_all and len(options) > 1 else 0)
-    choice = st.sidebar.selectbox(label, options, index=index, key=key)
+    partial = partial_periods()
+    choice = st.sidebar.selectbox(
+        label,
+        options,
+        index=index,
+        key=key,
+        format_func=lambda p: f"{p}（{PARTIAL_LABEL}）" if p in partial else p,
+    )
+    if choice != "全部":
+        completeness_notice(choice)
     return None if choice == "全部" else choice
+
+
+PARTIAL_LABEL = "数据不完整"
+
+
+def partial_periods() -> set[str]:
+    df = data.period_completeness()
+    if isinstance(df, data.Missing):
+        return set()
+    return {p for p, ok in zip(df["period"], df["is_complete"], strict=True) if not ok}
+
+
+def completeness_notice(period: str | None) -> None:
+    """A warning on a partial month naming the sources still missing (marts.period_completeness)."""
+    status = data.period_status(period)
+    if status is None or bool(status["is_complete"]):
+        return
+    detail = _txt(status.get("missing_detail_zh"), "") or _txt(status.get("missing_sources"), "")
+    st.warning(
+        f"{period} {PARTIAL_LABEL}：以下数据源尚未报送至月末，指标可能偏低或失真，请勿作为正式结果引用。"
+        f"尚缺：{detail}"
+    )
 
 
 def geo_filter(key: str, levels: Sequence[str] | None = None) -> tuple[str, str, str]:
@@ -292,6 +350,52 @@ def indicator_table(df: pd.DataFrame) -> pd.DataFrame:
     if "geo_name" not in df:
         out = out.drop(columns=["geo_name"])
     return out
+
+
+def value_or_reason(
+    value: object, unit: object, numerator: object, denominator: object, reason: object
+) -> str:
+    """An indicator value as shown (small-cell rule applied); a missing value shows its reason."""
+    text = privacy.format_value(value, unit, numerator, denominator)
+    if text == "—" and _txt(reason, ""):
+        return f"—（{reason}）"
+    return text
+
+
+def direction_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Direction-split indicators side by side: 指标 | 合计 | 上转 | 下转 (one row per indicator and place)."""
+    cols = {"all": "合计", "up": "上转", "down": "下转"}
+    df = df.assign(
+        text=[
+            value_or_reason(v, u, n, d, r)
+            for v, u, n, d, r in zip(
+                df["value"], df["unit"], df["numerator"], df["denominator"], df["null_reason_zh"], strict=True
+            )
+        ]
+    )
+    wide = df.pivot_table(
+        index=["indicator_id", "name_zh", "geo_name"], columns="breakdown", values="text", aggfunc="first"
+    ).reset_index()
+    order = {iid: i for i, iid in enumerate(dict.fromkeys(df["indicator_id"]))}
+    wide = wide.sort_values("indicator_id", key=lambda s: s.map(order))
+    out = wide[["name_zh", "geo_name", *[c for c in cols if c in wide.columns]]].rename(columns=cols)
+    return out.rename(columns={"name_zh": "指标", "geo_name": "地区/机构"}).reset_index(drop=True)
+
+
+def direction_section(geo_level: str, geo_id: str, period: str | None, key: str) -> None:
+    """The process indicators that mix directions, with their up-only and down-only values next to the total."""
+    ids = data.direction_split_indicators()
+    if not ids or not period:
+        return
+    df = data.indicator_breakdowns(ids, geo_level, period)
+    if isinstance(df, data.Missing) or df.empty:
+        return
+    df = df[df["geo_id"] == geo_id]
+    if df.empty:
+        return
+    st.subheader("分方向：上转 / 下转")
+    st.caption("上转与下转由不同医院、不同政策管理：到诊率、接收/到诊时长、闭环率、重复检查率按方向分列。")
+    show_table(direction_table(df), key=key, title=f"分方向指标_{period}")
 
 
 # --------------------------------------------------------------------------- charts

@@ -22,6 +22,19 @@ for col, (name, field) in zip(
     col.metric(name, f"{int(by_source[field].sum()):,}")
 ui.show_table(by_source, key="ig_sources", title="按数据源汇总")
 
+st.subheader("暂缓发布（文件被拒收，其数据源该期数据未发布）")
+held = data.held_back()
+if isinstance(held, data.Missing):
+    st.info("本次发布没有暂缓发布清单（ingest.held_back）。")
+elif held.empty:
+    st.success("没有暂缓发布的数据：所有文件均已完整读取。")
+else:
+    st.warning(
+        f"{len(held)} 个文件被拒收：这些数据源对应统计期的全部数据暂不发布（其余地区与数据源照常发布），"
+        "请按原因处理后重新发送文件，下一次运行会自动补上。"
+    )
+    ui.show_table(held, key="ig_held_back", title="暂缓发布", mask_cols=["reason", "file_name"])
+
 st.subheader("拒收文件及原因")
 files = data.files()
 if not ui.is_missing(files, "文件登记"):

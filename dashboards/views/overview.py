@@ -1,5 +1,7 @@
 """总览: indicator cards against targets with month-on-month change, filtered by period and scope."""
 
+import functools
+
 import altair as alt
 import pandas as pd
 import privacy
@@ -18,9 +20,33 @@ period = ui.period_filter(periods, key="ov_period", default=data.default_indicat
 level, geo_id, geo_name = ui.geo_filter("ov")
 
 st.subheader(f"{geo_name} · {period}")
+with st.container(border=True):
+    st.markdown(
+        f"**月度分级诊疗运行报告（{period}）**：核心指标与目标、上月、上年同月对比，区县排名，转诊流向，退回原因，数据质量，数据完整性；人数少于 5 的单元格已隐藏。"
+    )
+    c1, c2, _ = st.columns([1, 1, 3])
+    c1.download_button(
+        "下载月度报告（Excel）",
+        functools.partial(data.monthly_report_files, period),
+        file_name=f"月度分级诊疗运行报告_{period}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key="ov_report_xlsx",
+        on_click="ignore",
+    )
+    if data.report_pdf_available():
+        c2.download_button(
+            "下载月度报告（PDF）",
+            functools.partial(data.monthly_report_files, period, pdf=True),
+            file_name=f"月度分级诊疗运行报告_{period}.pdf",
+            mime="application/pdf",
+            key="ov_report_pdf",
+            on_click="ignore",
+        )
 cards = data.indicator_cards(level, geo_id, period)
 if not ui.is_missing(cards, f"{geo_name} 在 {period} 的指标"):
     ui.indicator_cards(cards, key="ov")
+
+    ui.direction_section(level, geo_id, period, key="ov_dir")
 
     st.subheader("指标趋势")
     name_of = dict(zip(cards["indicator_id"], cards["name_zh"], strict=True))

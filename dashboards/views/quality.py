@@ -1,6 +1,7 @@
 """数据质量: scorecards before vs after standardization, check history with deltas, quarantine, unmapped terms."""
 
 import altair as alt
+import diagnosis_review
 import pandas as pd
 import streamlit as st
 import ui
@@ -14,6 +15,63 @@ ui.page_header(
 )
 L = data.labels()
 
+# 1. the headline: accuracy (or conformance) before -> after standardization, region-wide and per source
+head = data.accuracy_headline()
+if not ui.is_missing(head, "标准化前后准确率（ingest.accuracy_by_field / quality.scorecards）"):
+    measure = "准确率" if head["measure"].iloc[0] == "accuracy" else "合格率"
+    st.subheader(f"标准化前 → 后{measure}")
+    st.caption(
+        "准确率：与样例数据真值逐字段比对（standardize accuracy）。"
+        if measure == "准确率"
+        else "合格率：数据元取值符合数据元标准的比例（质量评分卡，按数据源）。"
+    )
+    region = head[head["source_id"] == "ALL"]
+    per_source = head[head["source_id"] != "ALL"]
+    cols = st.columns(min(len(head), 6))
+    for col, (_, r) in zip(cols, pd.concat([region, per_source]).iterrows(), strict=False):
+        before = "—" if pd.isna(r["before_pct"]) else f"{r['before_pct']:.1f}%"
+        after = "—" if pd.isna(r["after_pct"]) else f"{r['after_pct']:.1f}%"
+        delta = None
+        if pd.notna(r["before_pct"]) and pd.notna(r["after_pct"]):
+            delta = f"{r['after_pct'] - r['before_pct']:+.1f} 个百分点"
+        col.metric("全市" if r["source_id"] == "ALL" else r["source_id"], f"{before} → {after}", delta=delta)
+    if not per_source.empty:
+        long = per_source.melt(
+            id_vars=["source_id"], value_vars=["before_pct", "after_pct"], var_name="stage", value_name="pct"
+        )
+        long["stage"] = long["stage"].map({"before_pct": "标准化前", "after_pct": "标准化后"})
+        st.altair_chart(
+            alt.Chart(long)
+            .mark_bar()
+            .encode(
+                x=alt.X("source_id:N", title="数据源"),
+                y=alt.Y("pct:Q", title=f"{measure}（%）", scale=alt.Scale(domain=[0, 100])),
+                color=alt.Color("stage:N", title="", sort=["标准化前", "标准化后"]),
+                xOffset=alt.XOffset("stage:N", sort=["标准化前", "标准化后"]),
+                tooltip=["source_id", "stage", "pct"],
+            ),
+            width="stretch",
+        )
+
+# 2. Kahn category x source heat map (latest run)
+heat = data.kahn_heatmap()
+if not ui.is_missing(heat, "检查结果（quality.check_results）"):
+    st.subheader("质量维度 × 数据源（本批次检查通过率）")
+    heat = heat.assign(category_zh=heat["category"].map(lambda v: data.label("check_category", v)))
+    base = alt.Chart(heat).encode(
+        x=alt.X("source_id:N", title="数据源"),
+        y=alt.Y("category_zh:N", title="质量维度（Kahn）"),
+    )
+    st.altair_chart(
+        base.mark_rect().encode(
+            color=alt.Color("pass_pct:Q", title="通过率（%）", scale=alt.Scale(scheme="redyellowgreen")),
+            tooltip=["category_zh", "source_id", "pass_pct", "checks_failed", "checks_evaluated"],
+        )
+        + base.mark_text(fontSize=12).encode(text=alt.Text("pass_pct:Q", format=".1f")),
+        width="stretch",
+    )
+
+# 3. the detail
 tab_score, tab_hist, tab_quar, tab_unmapped = st.tabs(["质量评分卡", "检查历史", "隔离区", "未映射术语"])
 
 with tab_score:
@@ -134,3 +192,4 @@ with tab_unmapped:
     if not ui.is_missing(terms, "未映射术语（ingest.unmapped_terms）"):
         st.caption("按出现次数排序；审核后写入 standard/mappings/reviewed_mappings.csv，下次运行生效。")
         ui.show_table(terms, key="dq_unmapped", title="未映射术语工作清单", mask_cols=["raw_value"])
+        diagnosis_review.show(terms)

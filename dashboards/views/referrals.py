@@ -16,7 +16,7 @@ periods = data.referral_periods()
 if not periods:
     st.info("暂无数据：已发布的快照中没有转诊数据（marts.fct_referrals）。")
     st.stop()
-period = ui.period_filter(periods, key="rf_period", allow_all=True)
+period = ui.period_filter(periods, key="rf_period", allow_all=True, default=data.default_indicator_period())
 county = ui.county_filter("rf_county")
 setting_names = data.labels()["setting"]
 setting = st.sidebar.selectbox(
@@ -57,6 +57,8 @@ k[0].metric("下转后24小时家庭医生联系率", _rate(_get("down", "n_fd_2
 k[1].metric("下转闭环率", _rate(_get("down", "n_closed_loop"), n_down))
 k[2].metric("上转请求→接收（中位数）", _hours("up", "median_hours_to_accept", "n_accept_timed"))
 k[3].metric("上转请求→到诊（中位数）", _hours("up", "median_hours_to_arrival", "n_arrival_timed"))
+
+ui.direction_section("county" if county else "region", county or "all", period, key="rf_dir")
 
 level_names = data.labels()["level_codes"]
 dir_names = data.labels()["direction"]

@@ -29,11 +29,11 @@
 {# One row per observation for median/p90 indicators (numerator 1, measure = the value). #}
 {% macro measure_events(indicator_id, relation_cte, measure_expr, where=none,
                         period='period', institution='institution_code', county='county_code',
-                        alliance='alliance_id', level='level_code') -%}
+                        alliance='alliance_id', level='level_code', breakdown=none) -%}
     select
         cast('{{ indicator_id }}' as {{ dbt.type_string() }}) as indicator_id,
         {{ period }} as period,
-        cast(null as {{ dbt.type_string() }}) as breakdown,
+        cast({{ breakdown if breakdown else 'null' }} as {{ dbt.type_string() }}) as breakdown,
         cast({{ institution }} as {{ dbt.type_string() }}) as institution_code,
         cast({{ county }} as {{ dbt.type_string() }}) as county_code,
         cast({{ alliance }} as {{ dbt.type_string() }}) as alliance_id,

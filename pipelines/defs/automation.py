@@ -36,7 +36,19 @@ def all_sources_tags() -> dict[str, str]:
     description="Nightly build at 02:00 Beijing time: every source, then checks and publication.",
 )
 def nightly_build(context: dg.ScheduleEvaluationContext):
+    busy = _busy()
+    if busy:
+        return dg.SkipReason(busy)
     return dg.RunRequest(run_key=context.scheduled_execution_time.isoformat(), tags=all_sources_tags())
+
+
+def _busy() -> str | None:
+    """The message of the run holding the data dir, or None when it is free."""
+    from pipelines.runlock import RunLockHeld, holder
+
+    data_dir = paths(os.environ.get("RW_DATA_DIR")).data_dir
+    held_by = holder(data_dir)
+    return str(RunLockHeld(data_dir, held_by)) if held_by is not None else None
 
 
 def inbox_state(inbox: Path) -> dict[str, str]:
@@ -68,6 +80,9 @@ def new_files_by_source(previous: dict[str, str], current: dict[str, str]) -> di
     "runs the warehouse job for the sources that received them. Nothing is processed twice.",
 )
 def inbox_sensor(context: dg.SensorEvaluationContext):
+    busy = _busy()
+    if busy:  # the cursor is not advanced: the files are seen again on the next tick
+        return dg.SkipReason(busy)
     inbox = paths(os.environ.get("RW_DATA_DIR")).inbox
     previous = json.loads(context.cursor) if context.cursor else {}
     current = inbox_state(inbox)

@@ -34,8 +34,33 @@ def run_pipeline(
     sources: list[str] | None = None,
     months: list[str] | None = None,
     sources_dir: str | Path | None = None,
+    wait: bool = False,
 ) -> bool:
-    """Execute warehouse_job in-process on the persistent instance. Returns success."""
+    """Execute warehouse_job in-process on the persistent instance. Returns success.
+
+    Holds the data dir's run lock (pipelines/runlock.py) from before anything is written until the
+    run has ended; raises RunLockHeld at once when another run holds it (or waits, ``wait=True``)."""
+    import uuid
+
+    from pipelines.runlock import run_lock
+    from pipelines.settings import paths
+
+    run_id = str(uuid.uuid4())
+    with run_lock(paths(data_dir).data_dir, run_id=run_id, command="run", wait=wait, log=_stderr):
+        return _run_locked(data_dir, sources, months, sources_dir, run_id)
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _run_locked(
+    data_dir: str | None,
+    sources: list[str] | None,
+    months: list[str] | None,
+    sources_dir: str | Path | None,
+    run_id: str,
+) -> bool:
     prepare_environment(data_dir, sources_dir)
     from pipelines.ingest.registry import SourceConfigError, load_sources
 
@@ -70,9 +95,10 @@ def run_pipeline(
     }
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            instance=instance, tags=tags, run_config=run_config, raise_on_error=False
+            instance=instance, tags=tags, run_config=run_config, raise_on_error=False, run_id=run_id
         )
         print(f"\nrun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}", file=sys.stderr)
+        _print_held_back(data_dir)
         if not result.success:
             for event in result.all_events:
                 if event.is_step_failure:
@@ -84,8 +110,38 @@ def run_pipeline(
     return result.success
 
 
+def _print_held_back(data_dir: str | None) -> None:
+    """The files refused and the source-periods they hold back (docs/ingestion.md)."""
+    import duckdb
+
+    from pipelines.defs.publish import held_back
+    from pipelines.settings import paths
+
+    wh = paths(data_dir).warehouse
+    if not wh.exists():
+        return
+    try:
+        with duckdb.connect(str(wh), read_only=True) as con:
+            held = held_back(con)
+    except duckdb.Error:
+        return
+    for source_id, period, name, reason, n_files, n_rows in held:
+        print(
+            f"  held back / 暂缓发布: {source_id} {period or '?'} ({n_files} files, {n_rows} rows) — {name}: {reason}",
+            file=sys.stderr,
+        )
+
+
 def _handle_run(args: argparse.Namespace) -> int:
-    ok = run_pipeline(args.data_dir, args.source or None, args.month or None, args.sources_dir)
+    from pipelines.runlock import RunLockHeld
+
+    try:
+        ok = run_pipeline(
+            args.data_dir, args.source or None, args.month or None, args.sources_dir, wait=args.wait
+        )
+    except RunLockHeld as exc:
+        print(str(exc), file=sys.stderr)
+        return 3
     return 0 if ok else 1
 
 
@@ -97,7 +153,8 @@ def register(subparsers) -> None:
             "Runs warehouse_job, the same Dagster job the nightly schedule and the inbox sensor run, "
             "headless and in-process, recorded in the persistent Dagster instance under DATA_DIR/dagster_home "
             "(so it shows in the Dagster UI). Exit status 1 when any step fails or a blocking quality "
-            "check stops publication; the previously published snapshot then stays in place."
+            "check stops publication; the previously published snapshot then stays in place. Exit status 3, "
+            "at once and before anything is written, when another run holds the data dir (see --wait)."
         ),
     )
     p.add_argument("--data-dir", help="data directory (default: ./data or $RW_DATA_DIR)")
@@ -107,5 +164,10 @@ def register(subparsers) -> None:
         "--sources-dir",
         help="source YAML folder (default: $RW_SOURCES_DIR, else ./sources of the working directory when it "
         "exists, else the installed project's sources/)",
+    )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another run holds the data dir, wait for it instead of exiting",
     )
     p.set_defaults(handler=_handle_run)

@@ -39,7 +39,12 @@ def raw_landing(
     context: dg.AssetExecutionContext, config: LandingConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     from pipelines.ingest import land_inbox
+    from pipelines.runlock import RunLockHeld, hold_for_process
 
+    try:  # runs Dagster launches itself (sensor, schedule, UI) hold the data dir from here on
+        hold_for_process(warehouse.paths.data_dir, context.run_id, "dagster run", log=context.log.info)
+    except RunLockHeld as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     selected = list(context.partition_keys)
     sources = load_sources()
     all_selected = set(selected) == set(SOURCE_IDS)
@@ -85,10 +90,15 @@ def raw_landing(
     group_name="ingest",
     can_subset=False,
 )
-def institution_registry(warehouse: WarehouseResource):
+def institution_registry(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """The commission's institution and alliance registry (data/registry/*.csv) loaded into ref.*."""
     from pipelines.ingest import load_registry
+    from pipelines.runlock import RunLockHeld, hold_for_process
 
+    try:  # it may run before raw/landing: it takes the data dir too (a no-op once this run holds it)
+        hold_for_process(warehouse.paths.data_dir, context.run_id, "dagster run", log=context.log.info)
+    except RunLockHeld as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     with warehouse.connect() as con:
         counts = load_registry(con, warehouse.paths.registry)
     for key in ("institutions", "alliance_memberships"):

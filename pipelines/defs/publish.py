@@ -33,6 +33,20 @@ def blocking_failures(con, run_id: str) -> list[tuple[str, str]]:
     ).fetchall()
 
 
+def held_back(con) -> list[tuple]:
+    """(source_id, period, file_name, reason, files_withheld, rows_withheld) of every refused file:
+    the file and its source's rows of that period are not in this publication (docs/ingestion.md)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema='raw' and table_name='held_back'"
+    ).fetchone()[0]
+    if not exists:
+        return []
+    return con.execute(
+        "select source_id, period, file_name, reason, files_withheld, rows_withheld from raw.held_back "
+        "order by source_id, period, file_name"
+    ).fetchall()
+
+
 @dg.asset(
     key=["published", "snapshot"],
     group_name="publish",
@@ -50,6 +64,7 @@ def published_snapshot(
 
     with warehouse.connect(read_only=True) as con:
         failures = blocking_failures(con, context.run_id)
+        held = held_back(con)
     if failures:
         lines = "\n".join(f"- {cid}: {why}" for cid, why in failures)
         raise dg.Failure(
@@ -60,4 +75,18 @@ def published_snapshot(
     path = publish(
         warehouse.paths.warehouse, warehouse.paths.published_dir, context.run_id, log=context.log.info
     )
-    return dg.MaterializeResult(metadata={"snapshot": str(path), "size_bytes": path.stat().st_size})
+    table = "| source | period | refused file | reason | landed files withheld | rows withheld |\n|---|---|---|---|---|---|\n"
+    table += "\n".join(f"| {h[0]} | {h[1] or '?'} | {h[2]} | {h[3]} | {h[4]} | {h[5]} |" for h in held)
+    if held:
+        context.log.warning(
+            f"published with {len(held)} refused file(s) holding back their source-period: "
+            + "; ".join(f"{h[0]}/{h[2]} ({h[1] or '?'}): {h[3]}" for h in held)
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "snapshot": str(path),
+            "size_bytes": path.stat().st_size,
+            "held_back_files": len(held),
+            "held_back": dg.MetadataValue.md(table if held else "nothing held back"),
+        }
+    )

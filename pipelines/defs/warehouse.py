@@ -14,6 +14,10 @@ from pipelines.defs.resources import WarehouseResource
 from pipelines.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# dbt as the pipeline starts it: own process group, killed with the run (dbt_child.py)
+DBT_CHILD = Path(__file__).with_name("dbt_child.sh")
+os.environ.setdefault("RW_PYTHON", sys.executable)
+KEEP_DBT_TARGETS = 3
 
 
 def dbt_executable() -> str:
@@ -70,8 +74,12 @@ def warehouse_dbt_models(
     # dbt reads RW_WAREHOUSE (profiles.yml); DbtCliResource takes no env, so set it for this step only
     previous = os.environ.get("RW_WAREHOUSE")
     os.environ["RW_WAREHOUSE"] = str(warehouse.paths.warehouse)
+    targets = warehouse.paths.data_dir / "dbt_target"
+    targets.mkdir(parents=True, exist_ok=True)
+    _prune_targets(targets)
     try:
-        yield from dbt.cli(["build"], context=context).stream()
+        # per-run target/log folders under the data dir, not in the code checkout
+        yield from dbt.cli(["build"], context=context, target_path=targets / context.run_id[:8]).stream()
     finally:
         if previous is None:
             os.environ.pop("RW_WAREHOUSE", None)
@@ -79,5 +87,15 @@ def warehouse_dbt_models(
             os.environ["RW_WAREHOUSE"] = previous
 
 
+def _prune_targets(targets: Path) -> None:
+    """Keep the newest few per-run dbt target folders."""
+    old = sorted((p for p in targets.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    for p in old[KEEP_DBT_TARGETS - 1 :]:
+        shutil.rmtree(p, ignore_errors=True)
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+    executable = (
+        str(DBT_CHILD) if os.name == "posix" and Path(dbt_executable()).exists() else dbt_executable()
+    )
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=executable)

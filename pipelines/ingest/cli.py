@@ -49,9 +49,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_land(args: argparse.Namespace) -> int:
-    import duckdb
-
-    from pipelines.ingest import land_inbox, load_registry
     from pipelines.ingest.registry import SourceConfigError, load_sources
     from pipelines.settings import paths
 
@@ -66,13 +63,29 @@ def run_land(args: argparse.Namespace) -> int:
         return 2
     if not args.quiet:
         print(f"sources: {len(sources)} source YAMLs in {sources.sources_dir}")
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
     lines: list[str] = []
 
     def log(line: str) -> None:
         lines.append(line)
         if not args.quiet or line.startswith("landing:"):
             print(line)
+
+    from pipelines.runlock import RunLockHeld, run_lock
+
+    try:  # one run at a time per data dir, taken before anything is written
+        with run_lock(p.data_dir, command="land", log=lambda m: print(m, file=sys.stderr)):
+            warehouse.parent.mkdir(parents=True, exist_ok=True)
+            _land(args, warehouse, registry, inbox, sources, log)
+    except RunLockHeld as exc:
+        print(str(exc), file=sys.stderr)
+        return 3
+    return 0
+
+
+def _land(args, warehouse, registry, inbox, sources, log) -> None:
+    import duckdb
+
+    from pipelines.ingest import land_inbox, load_registry
 
     with duckdb.connect(str(warehouse)) as con:
         if (registry / "institutions.csv").exists():
@@ -81,4 +94,3 @@ def run_land(args: argparse.Namespace) -> int:
                 f"registry: {counts.get('institutions', 0)} institutions, {counts.get('alliance_memberships', 0)} memberships"
             )
         land_inbox(con, inbox, sources, source_ids=args.source_ids, months=args.months, log=log)
-    return 0

@@ -32,7 +32,13 @@ from pipelines.ingest import jsonpath
 from pipelines.ingest.readers import Staged, qi, ql, stage_csv, stage_jsonl, stage_xlsx
 from pipelines.ingest.reasons import FileRejected, catalog, sentence
 from pipelines.ingest.registry import SourceConfig
-from pipelines.ingest.textstream import UndecodableError, fingerprint, transcode_to_utf8
+from pipelines.ingest.textstream import (
+    BinaryFileError,
+    NormalizedText,
+    UndecodableError,
+    fingerprint,
+    normalize_text,
+)
 from pipelines.settings import STANDARD_DIR
 
 FILES_DDL = """
@@ -256,9 +262,7 @@ class _FileIndex:
         return next((k for k in hits if k.sha256 != sha256), None)
 
     def record(self, res: FileResult, rel: str) -> None:
-        self.rows = [
-            k for k in self.rows if not (k.sha256 == res.sha256 and k.path == rel and k.status == "rejected")
-        ]
+        self.rows = [k for k in self.rows if not (k.path == rel and k.status == "rejected")]
         if res.status == "landed":
             self.rows = [k for k in self.rows if not (k.file_id == res.file_id and k.status == "replaced")]
         if res.replaces_file_id:
@@ -338,14 +342,17 @@ class _Lander:
             if fp.size_bytes == 0:
                 raise FileRejected("empty_file", detail="0 bytes")
             staged = self._stage(path, cfg, spec, fp, params)
+            _check_whole(staged)
+            self._commit(res, rel, cfg, spec, staged, params)
         except FileRejected as rej:
             res.status = "rejected"
+            res.replaces_file_id = None
+            res.rows_read = res.rows_landed = res.rows_quarantined = res.rows_footer = 0
             res.reason_code = rej.code
             res.reason = sentence("file", rej.code, **{**params, **rej.params})
             self._record(res, rel)
             res.seconds = time.perf_counter() - t0
             return res
-        self._commit(res, rel, cfg, spec, staged, params)
         res.seconds = time.perf_counter() - t0
         return res
 
@@ -373,43 +380,55 @@ class _Lander:
                 header_row=cfg.header_row,
                 footer_regex=cfg.footer_regex,
                 check_header=check_header,
+                sheets=getattr(spec, "sheets", None) or cfg.sheets,
             )
-        text_path = self._utf8_path(path, cfg, fp)
+        kind = "lines" if cfg.format == "jsonl" else "csv"
+        text = self._normalize(path, cfg, fp, kind)
         if cfg.format == "jsonl":
-            return stage_jsonl(
+            staged = stage_jsonl(
                 self.con,
-                text_path,
+                text.path,
                 tmp,
                 paths=[c.source_column for c in spec.columns],
-                ends_with_newline=fp.ends_with_newline,
+                ends_with_newline=text.ends_with_newline,
                 check_header=check_header,
             )
-        return stage_csv(
-            self.con,
-            text_path,
-            tmp,
-            delimiter=cfg.delimiter,
-            header_row=cfg.header_row,
-            footer_regex=cfg.footer_regex,
-            ends_with_newline=fp.ends_with_newline,
-            check_header=check_header,
-        )
+        else:
+            staged = stage_csv(
+                self.con,
+                text.path,
+                tmp,
+                delimiter=cfg.delimiter,
+                header_row=cfg.header_row,
+                footer_regex=cfg.footer_regex,
+                ends_with_newline=text.ends_with_newline,
+                check_header=check_header,
+            )
+        staged.expected_records = text.records
+        staged.notes.extend(_text_notes(text))
+        return staged
 
-    def _utf8_path(self, path: Path, cfg: SourceConfig, fp) -> Path:
-        """The file itself when it is UTF-8, else a streamed UTF-8 transcode in the temp dir."""
+    def _normalize(self, path: Path, cfg: SourceConfig, fp, kind: str) -> NormalizedText:
+        """A UTF-8, LF-only copy of the text file in the temp dir, with its independent record count."""
         enc = cfg.encoding
-        if enc in ("utf-8", "utf-8-sig") or (enc == "auto" and fp.utf8_error is None):
-            if fp.utf8_error is not None:
-                raise self._undecodable(fp.utf8_error, "UTF-8")
-            return path
-        codec = "gb18030" if enc == "auto" else enc
+        if enc == "auto":
+            codec, label = ("utf-8" if fp.utf8_error is None else "gb18030"), "UTF-8 或 GB18030 (auto)"
+        else:
+            codec, label = enc, enc.upper()
         dest = Path(self.tmpdir.name) / f"{fp.file_id}.utf8"
         try:
-            transcode_to_utf8(path, dest, codec)
+            return normalize_text(
+                path,
+                dest,
+                codec,
+                kind=kind,
+                delimiter=cfg.delimiter,
+                header_rows=0 if kind == "lines" else cfg.header_row,
+            )
         except UndecodableError as exc:
-            label = "UTF-8 或 GB18030 (auto)" if enc == "auto" else enc.upper()
             raise self._undecodable(exc, label) from None
-        return dest
+        except BinaryFileError as exc:
+            raise FileRejected("binary_file", what=exc.what) from None
 
     @staticmethod
     def _undecodable(exc: UndecodableError, label: str) -> FileRejected:
@@ -431,11 +450,10 @@ class _Lander:
         self.index.record(res, rel)
 
     def _supersede_rejection(self, res: FileResult, rel: str) -> None:
-        if self.index.find(sha256=res.sha256, path=rel, status="rejected"):
-            self.con.execute(
-                "DELETE FROM raw.files WHERE sha256 = ? AND path = ? AND status = 'rejected'",
-                [res.sha256, rel],
-            )
+        """The file now at ``rel`` supersedes an earlier rejection of that path (same bytes retried,
+        or new bytes sent under the same name)."""
+        if self.index.find(path=rel, status="rejected"):
+            self.con.execute("DELETE FROM raw.files WHERE path = ? AND status = 'rejected'", [rel])
 
     def _insert_file(self, res: FileResult, rel: str) -> None:
         try:
@@ -464,6 +482,46 @@ class _Lander:
             ],
         )
 
+    def _row_periods(self, table: str, file_id: str, cfg: SourceConfig, spec, declared: list[str]) -> dict:
+        """{YYYYMM or None: rows} of the file's landed rows, from the entity's period element."""
+        element = period_config()["period_elements"].get(spec.entity)
+        if not element:
+            return {}
+        if cfg.is_canonical:
+            column = element if element in declared else None
+        else:
+            column = next((c.source_column for c in spec.columns if c.element == element), None)
+        if column is None or column not in declared:
+            return {}
+        pat = ql(period_config()["period_pattern"])
+        x = qi(column)
+        return dict(
+            self.con.execute(
+                f"SELECT CASE WHEN regexp_matches({x}, {pat}) THEN regexp_extract({x}, {pat}, 1) || "
+                f"lpad(regexp_extract({x}, {pat}, 2) || regexp_extract({x}, {pat}, 3), 2, '0') END AS p, count(*) FROM {table} "
+                "WHERE _file_id = ? GROUP BY p",
+                [file_id],
+            ).fetchall()
+        )
+
+    def _record_periods(self, res: FileResult, periods: dict, notes: list[str], params) -> None:
+        """raw.file_periods (the split of the file's rows by month); a file without YYYYMM in its name
+        takes its period from its rows (the earliest, when they span months)."""
+        self.con.execute(FILE_PERIODS_DDL)
+        self.con.execute("DELETE FROM raw.file_periods WHERE file_id = ?", [res.file_id])
+        known = {p: n for p, n in periods.items() if p}
+        for p, n in sorted(periods.items(), key=lambda kv: kv[0] or ""):
+            self.con.execute(
+                "INSERT INTO raw.file_periods VALUES (?, ?, ?, ?)", [res.file_id, res.source_id, p, n]
+            )
+        from_name = res.period
+        if from_name is None and known:
+            res.period = min(known)
+        if len(known) > 1 or (from_name is None and known):
+            order = sorted(periods.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
+            split = ", ".join(f"{p or '?'}: {n}" for p, n in order)
+            notes.append(sentence("note", "periods_from_rows", periods=split, period=res.period, **params))
+
     def _commit(self, res: FileResult, rel: str, cfg: SourceConfig, spec, staged: Staged, params) -> None:
         con = self.con
         name = f"{cfg.source_id}__{spec.entity}"
@@ -476,6 +534,7 @@ class _Lander:
         absent = [c for c in declared if c not in present] if cfg.format != "jsonl" else []
         if absent:
             notes.append(sentence("note", "missing_optional_columns", columns=", ".join(absent), **params))
+        notes.extend(sentence("note", code, **{**params, **p}) for code, p in staged.notes)
         old = self.index.landed_under_name(cfg.source_id, path_name(rel), res.sha256)
         leftovers = bool(self.index.find(file_id=res.file_id, status="replaced"))
         con.execute("BEGIN TRANSACTION")
@@ -523,10 +582,18 @@ class _Lander:
                         for r in staged.rejects
                     ],
                 )
+            if int(landed) != staged.rows_staged:  # the INSERT itself lost or added rows
+                raise FileRejected(
+                    "record_count_mismatch",
+                    expected=staged.expected_records if staged.expected_records is not None else "?",
+                    read=int(landed) + len(staged.rejects) + staged.rows_footer,
+                )
             res.rows_landed = int(landed)
             res.rows_quarantined = len(staged.rejects)
             res.rows_read = res.rows_landed + res.rows_quarantined
             res.rows_footer = staged.rows_footer
+            periods = self._row_periods(table, res.file_id, cfg, spec, declared)
+            self._record_periods(res, periods, notes, params)
             res.reason = " | ".join(notes) or None
             res.reason_code = "replaces" if old else ("extra_columns" if staged.extra_columns else None)
             self._supersede_rejection(res, rel)
@@ -540,6 +607,29 @@ class _Lander:
         self.index.record(res, rel)
 
 
+def _check_whole(staged: Staged) -> None:
+    """A file is read whole or refused: the records the reader accounted for (landed + quarantined +
+    totals rows) must equal the independent count, and a file with data bytes but no records is not
+    landed."""
+    read = staged.rows_staged + len(staged.rejects) + staged.rows_footer
+    if staged.expected_records is not None and read != staged.expected_records:
+        raise FileRejected("record_count_mismatch", expected=staged.expected_records, read=read)
+    if staged.rows_staged + len(staged.rejects) == 0:
+        detail = f"{staged.rows_footer} totals rows only" if staged.rows_footer else "header only"
+        raise FileRejected("no_records", detail=detail)
+
+
+def _text_notes(text: NormalizedText) -> list[tuple[str, dict]]:
+    out: list[tuple[str, dict]] = []
+    if len(text.line_endings) > 1 or text.cr:
+        out.append(("line_endings_normalized", {"endings": " + ".join(text.line_endings)}))
+    if text.controls_removed:
+        out.append(("control_bytes_removed", {"n": text.controls_removed}))
+    if text.decoded_as.startswith("utf-16"):
+        out.append(("decoded_utf16", {}))
+    return out
+
+
 def path_name(rel: str) -> str:
     return rel.rsplit("/", 1)[-1]
 
@@ -548,6 +638,15 @@ def _normalize_months(months: Iterable[str] | None) -> set[str] | None:
     if months is None:
         return None
     return {str(m).replace("-", "").strip()[:6] for m in months}
+
+
+def _may_hold_months(name: str, cfg: SourceConfig | None, months: set[str]) -> bool:
+    """Under a ``--month`` filter: a file whose name has one of the months, or an export of a known
+    layout whose name has no YYYYMM (its periods come from its rows, so it is read)."""
+    named = period_of(name)
+    if named is not None:
+        return named in months
+    return cfg is not None and cfg.file_spec_for(name) is not None
 
 
 def inbox_files(inbox: Path) -> list[tuple[str, Path]]:
@@ -589,7 +688,7 @@ def land_inbox(
         for source_id, path in inbox_files(inbox):
             if wanted is not None and source_id not in wanted:
                 continue
-            if month_set is not None and period_of(path.name) not in month_set:
+            if month_set is not None and not _may_hold_months(path.name, sources.get(source_id), month_set):
                 continue
             try:
                 res = lander.land(path, source_id)
@@ -628,6 +727,12 @@ def land_inbox(
             log(_log_line(res, inbox))
     finally:
         lander.tmpdir.cleanup()
+    held = refresh_held_back(con, inbox)
+    for h in held:
+        log(
+            f"held back: {h['source_id']} period {h['period'] or '?'} ({h['files_withheld']} landed files, "
+            f"{h['rows_withheld']} rows) because {h['file_name']} was refused: {h['reason_code']}"
+        )
     t = report.totals
     log(
         f"landing: {t['landed']} landed, {t['duplicate']} duplicate, {t['rejected']} rejected, "
@@ -635,6 +740,84 @@ def land_inbox(
         f"quarantined {t['rows_quarantined']}, footer {t['rows_footer']}"
     )
     return report
+
+
+FILE_PERIODS_DDL = """
+CREATE TABLE IF NOT EXISTS raw.file_periods (file_id VARCHAR, source_id VARCHAR, period VARCHAR, n_rows BIGINT)"""
+
+
+@cache
+def period_config() -> dict:
+    import yaml
+
+    with (Path(__file__).with_name("periods.yaml")).open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+HELD_BACK_DDL = """
+CREATE TABLE IF NOT EXISTS raw.held_back (
+    source_id VARCHAR, period VARCHAR, file_id VARCHAR, entity VARCHAR, file_name VARCHAR,
+    reason_code VARCHAR, reason VARCHAR, received_at TIMESTAMP, files_withheld BIGINT, rows_withheld BIGINT
+)"""
+
+
+def refresh_held_back(con: duckdb.DuckDBPyConnection, inbox: Path) -> list[dict]:
+    """The held-back rule (docs/ingestion.md): every refused file of a registered source that is
+    still in the inbox holds back its source's landed rows of the same period (all entities), until
+    a good file replaces it. Rewrites ``raw.held_back`` (one row per refused file) and
+    ``raw.held_back_files`` (the landed files withheld, which standardization leaves out)."""
+    ensure_schema(con)
+    con.execute(HELD_BACK_DDL)
+    free = set(catalog().get("not_holding_back", []))
+    refused = [
+        r
+        for r in con.execute(
+            "SELECT source_id, period, file_id, entity, file_name, split_part(reason, ':', 1), reason, "
+            "received_at, path FROM raw.files WHERE status = 'rejected' AND coalesce(source_id, '') <> '' "
+            "ORDER BY source_id, period, file_name"
+        ).fetchall()
+        if r[5] not in free and (Path(inbox) / r[8]).is_file()
+    ]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM raw.held_back")
+        con.execute(
+            "CREATE OR REPLACE TABLE raw.held_back_files (file_id VARCHAR, source_id VARCHAR, period VARCHAR)"
+        )
+        out = []
+        for source_id, period, file_id, entity, name, code, reason, received, _ in refused:
+            con.execute(FILE_PERIODS_DDL)
+            withheld = con.execute(
+                "SELECT file_id, coalesce(rows_landed, 0) FROM raw.files f WHERE status = 'landed' "
+                "AND source_id = ? AND (period = ? OR EXISTS (SELECT 1 FROM raw.file_periods p "
+                "WHERE p.file_id = f.file_id AND p.period = ?))",
+                [source_id, period, period],
+            ).fetchall()
+            for fid, _ in withheld:
+                con.execute(
+                    "INSERT INTO raw.held_back_files SELECT ?, ?, ? WHERE NOT EXISTS "
+                    "(SELECT 1 FROM raw.held_back_files WHERE file_id = ?)",
+                    [fid, source_id, period, fid],
+                )
+            row = {
+                "source_id": source_id,
+                "period": period,
+                "file_id": file_id,
+                "entity": entity,
+                "file_name": name,
+                "reason_code": code,
+                "reason": reason,
+                "received_at": received,
+                "files_withheld": len(withheld),
+                "rows_withheld": sum(n for _, n in withheld),
+            }
+            con.execute("INSERT INTO raw.held_back VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(row.values()))
+            out.append(row)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return out
 
 
 def _log_line(res: FileResult, inbox: Path) -> str:

@@ -22,6 +22,7 @@ import datetime as dt
 import itertools
 import json
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ import pyarrow as pa
 from pipelines.ingest import jsonpath
 from pipelines.ingest.reasons import FileRejected
 from pipelines.ingest.textstream import blank_lines
+from pipelines.ingest.workbook import scan_xlsx
 
 XLSX_BATCH_ROWS = 50_000
 
@@ -66,6 +68,10 @@ class Staged:
     rejects: list[RowReject] = field(default_factory=list)
     rows_footer: int = 0
     extra_columns: list[str] = field(default_factory=list)  # kept in _extra
+    # the independent count of the file's data records (footers included), from a pass that is not
+    # this reader: rows_staged + len(rejects) + rows_footer must equal it, or the file is refused
+    expected_records: int | None = None
+    notes: list[tuple[str, dict]] = field(default_factory=list)  # (note code, sentence parameters)
 
 
 HeaderCheck = Callable[[list[str]], list[str]]  # returns the declared columns; raises FileRejected
@@ -287,10 +293,12 @@ def _json_error(text: str) -> str:
 
 def cell_text(value: object) -> str | None:
     """An xlsx cell as the text a person sees (dates ISO-8601, integral floats without '.0')."""
-    if value is None:
+    if value is None or value == "":
         return None
     if isinstance(value, str):
         return value
+    if isinstance(value, dt.timedelta):
+        return str(value)
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, dt.datetime):
@@ -312,91 +320,158 @@ def stage_xlsx(
     header_row: int,
     footer_regex: str | None,
     check_header: HeaderCheck,
+    sheets: tuple[str | int, ...] | None = None,
 ) -> Staged:
-    import openpyxl
+    """A workbook (.xlsx, or legacy .xls) read with python-calamine: every sheet whose header on
+    ``header_row`` passes ``check_header`` (or the ``sheets`` the YAML names), records numbered on
+    across sheets. Formula cells land their cached value; a row with a formula that has no cached
+    value is quarantined (``formula_without_value``). For .xlsx the expected record count comes from
+    :func:`pipelines.ingest.workbook.scan_xlsx` (the sheet XML, not this reader)."""
+    from python_calamine import CalamineWorkbook
 
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # zipfile.BadZipFile, InvalidFileException, KeyError, OSError ...
-        raise FileRejected("unreadable_workbook", error=f"{type(exc).__name__}: {exc}") from None
-    try:
-        if not wb.worksheets:
-            raise FileRejected("unreadable_workbook", error="no worksheet")
-        rows = wb.worksheets[0].iter_rows(values_only=True)
+    scans = None
+    if zipfile.is_zipfile(path):
         try:
-            head = list(itertools.islice(rows, header_row))
-        except Exception as exc:
+            scans = scan_xlsx(path)
+        except Exception as exc:  # BadZipFile, KeyError (no workbook part), ParseError ...
             raise FileRejected("unreadable_workbook", error=f"{type(exc).__name__}: {exc}") from None
-        if len(head) < header_row or not any(cell_text(c) for c in head[-1]):
-            raise FileRejected("empty_file", detail=f"no header on row {header_row}")
-        cells = [cell_text(c) for c in head[-1]]
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+        names = list(wb.sheet_names)
+    except Exception as exc:
+        raise FileRejected("unreadable_workbook", error=f"{type(exc).__name__}: {exc}") from None
+    if not names:
+        raise FileRejected("unreadable_workbook", error="no worksheet")
+    if sheets:
+        chosen = []
+        for item in sheets:  # a sheet name, or its 1-based position
+            if item in names:
+                name = item
+            elif str(item).isdigit() and 1 <= int(item) <= len(names):
+                name = names[int(item) - 1]
+            else:
+                raise FileRejected("missing_sheets", sheet=item, sheets=", ".join(names))
+            chosen.append(name)
+    else:
+        chosen = names
+    footer = re.compile(footer_regex) if footer_regex else None
+    staged = Staged(columns=[], select_sql="", rows_staged=0)
+    expected = 0 if scans is not None else None
+    record = 0
+    selects: list[str] = []
+    read: list[str] = []
+    skipped: list[str] = []
+    first_rejection: FileRejected | None = None
+    for idx, name in enumerate(chosen):
+        try:
+            rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        except Exception as exc:
+            raise FileRejected(
+                "unreadable_workbook", error=f"sheet {name}: {type(exc).__name__}: {exc}"
+            ) from None
+        head = rows[:header_row]
+        cells = [cell_text(c) for c in head[-1]] if len(head) == header_row else []
         while cells and not (cells[-1] or "").strip():
             cells.pop()
+        if not any((c or "").strip() for c in cells):
+            skipped.append(f"{name}（第 {header_row} 行无表头 / no header on row {header_row}）")
+            continue
         header = unique_names(cells)
-        declared = check_header(header)
-        width = len(header)
-        names = header + ["_row_number"]
-        schema = pa.schema([pa.field(n, pa.string()) for n in header] + [pa.field("_row_number", pa.int64())])
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {tmp} ({', '.join(qi(n) + ' VARCHAR' for n in header)}, _row_number BIGINT)"
-        )
-        footer = re.compile(footer_regex) if footer_regex else None
-        rejects: list[RowReject] = []
-        rows_footer = staged = 0
-        record = 0
-        batch: list[list[str | None]] = [[] for _ in names]
-
-        def flush() -> None:
-            if not batch[0]:
-                return
-            tbl = pa.Table.from_arrays(
-                [pa.array(col, type=f.type) for col, f in zip(batch, schema, strict=True)], schema=schema
-            )
-            con.register("_xlsx_batch", tbl)
-            con.execute(f"INSERT INTO {tmp} SELECT * FROM _xlsx_batch")
-            con.unregister("_xlsx_batch")
-            for col in batch:
-                col.clear()
-
         try:
-            for sheet_row, values in enumerate(rows, start=header_row + 1):
-                texts = [cell_text(v) for v in values]
-                while texts and texts[-1] is None:
-                    texts.pop()
-                if not any((t or "").strip() for t in texts):
-                    continue  # blank row: not a record
-                record += 1
-                if footer and footer.search((texts[0] or "").strip()):
-                    rows_footer += 1
-                    continue
-                if len(texts) > width:
-                    rejects.append(
-                        RowReject(
-                            record,
-                            sheet_row,
-                            "wrong_field_count",
-                            f"{len(texts)} cells under a header of {width} columns",
-                            json.dumps(texts, ensure_ascii=False),
-                        )
-                    )
-                    continue
-                texts += [None] * (width - len(texts))
-                for col, t in zip(batch, texts, strict=False):
-                    col.append(t)
-                batch[-1].append(record)
-                staged += 1
-                if len(batch[0]) >= XLSX_BATCH_ROWS:
-                    flush()
-            flush()
-        except FileRejected:
-            raise
-        except Exception as exc:  # a workbook that breaks part-way (truncated zip member ...)
-            raise FileRejected("unreadable_workbook", error=f"{type(exc).__name__}: {exc}") from None
-    finally:
-        wb.close()
-    extra = [c for c in header if c not in declared]
-    select = (
-        f"SELECT {', '.join('s.' + qi(c) for c in header)}, s._row_number, "
-        f"{_extra_sql(extra, lambda c: 's.' + qi(c))} AS _extra FROM {tmp} s"
+            declared = check_header(header)
+        except FileRejected as rej:
+            if sheets:
+                raise
+            first_rejection = first_rejection or rej
+            skipped.append(f"{name}（表头不符 / header does not match: {', '.join(header[:8])}）")
+            continue
+        scan = scans.get(name) if scans is not None else None
+        if expected is not None:
+            expected += scan.records_after(header_row) if scan else 0
+        no_value = scan.formulas_without_value if scan else {}
+        t = f"{tmp}_s{idx}"
+        before = record
+        record = _stage_sheet(con, t, name, rows, header, header_row, record, footer, no_value, staged)
+        extra = [c for c in header if c not in declared]
+        staged.extra_columns += [c for c in extra if c not in staged.extra_columns]
+        staged.columns += [c for c in header if c not in staged.columns]
+        selects.append(
+            f"SELECT {', '.join('s.' + qi(c) for c in header)}, s._row_number, "
+            f"{_extra_sql(extra, lambda c: 's.' + qi(c))} AS _extra FROM {t} s"
+        )
+        read.append(f"{name} ({record - before})")
+    if not selects:
+        if first_rejection is not None:
+            raise first_rejection
+        raise FileRejected("empty_file", detail=f"no header on row {header_row}")
+    staged.select_sql = " UNION ALL BY NAME ".join(selects)
+    staged.expected_records = expected
+    if len(read) > 1 or skipped:
+        staged.notes.append(("sheets", {"read": ", ".join(read), "skipped": "; ".join(skipped) or "-"}))
+    return staged
+
+
+def _stage_sheet(con, t, sheet, rows, header, header_row, record, footer, no_value, staged: Staged) -> int:
+    width = len(header)
+    names = header + ["_row_number"]
+    schema = pa.schema([pa.field(n, pa.string()) for n in header] + [pa.field("_row_number", pa.int64())])
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {t} ({', '.join(qi(n) + ' VARCHAR' for n in header)}, _row_number BIGINT)"
     )
-    return Staged(header, select, staged, rejects, rows_footer, extra)
+    batch: list[list[str | None]] = [[] for _ in names]
+
+    def flush() -> None:
+        if not batch[0]:
+            return
+        tbl = pa.Table.from_arrays(
+            [pa.array(col, type=f.type) for col, f in zip(batch, schema, strict=True)], schema=schema
+        )
+        con.register("_xlsx_batch", tbl)
+        con.execute(f"INSERT INTO {t} SELECT * FROM _xlsx_batch")
+        con.unregister("_xlsx_batch")
+        for col in batch:
+            col.clear()
+
+    for sheet_row, values in enumerate(rows[header_row:], start=header_row + 1):
+        texts = [cell_text(v) for v in values]
+        while texts and texts[-1] is None:
+            texts.pop()
+        if sheet_row in no_value:
+            record += 1
+            cells = ", ".join(f"{ref} {formula}" for ref, formula in no_value[sheet_row])
+            staged.rejects.append(
+                RowReject(
+                    record,
+                    sheet_row,
+                    "formula_without_value",
+                    f"sheet {sheet}: {cells}",
+                    json.dumps(texts, ensure_ascii=False),
+                )
+            )
+            continue
+        if not texts:
+            continue  # blank row: not a record
+        record += 1
+        if footer and footer.search((texts[0] or "").strip()):
+            staged.rows_footer += 1
+            continue
+        if len(texts) > width:
+            staged.rejects.append(
+                RowReject(
+                    record,
+                    sheet_row,
+                    "wrong_field_count",
+                    f"sheet {sheet}: {len(texts)} cells under a header of {width} columns",
+                    json.dumps(texts, ensure_ascii=False),
+                )
+            )
+            continue
+        texts += [None] * (width - len(texts))
+        for col, v in zip(batch, texts, strict=False):
+            col.append(v)
+        batch[-1].append(record)
+        staged.rows_staged += 1
+        if len(batch[0]) >= XLSX_BATCH_ROWS:
+            flush()
+    flush()
+    return record

@@ -17,7 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "marts.indicator_registry. Exit code 0, or 2 when the snapshot or the period is missing."
         ),
     )
-    p.add_argument("--period", metavar="YYYY-MM", help="month (default: the latest with values)")
+    p.add_argument(
+        "--period",
+        metavar="YYYY-MM",
+        help="month (default: the latest complete month: every active source delivered through its last day)",
+    )
     p.add_argument(
         "--level",
         choices=["region", "county", "alliance", "institution", "level"],
@@ -36,9 +40,53 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(handler=run_indicators)
 
+    r = subparsers.add_parser(
+        "report",
+        help="write the monthly report 月度分级诊疗运行报告 (Excel workbook + printable PDF)",
+        description=(
+            "Writes 月度分级诊疗运行报告_<period>.xlsx (native charts) and .pdf (headless Chromium) from the "
+            "published snapshot: headline indicators vs target, last month and last year; county ranking; "
+            "referral flows; return reasons; data quality; sources with incomplete data. Counts of people "
+            "below 5 are suppressed. Exit code 0, or 2 when the snapshot or the period is missing."
+        ),
+    )
+    r.add_argument("--period", metavar="YYYY-MM", help="month (default: the latest complete month)")
+    r.add_argument("--out", type=Path, help="output folder (default: <data-dir>/reports)")
+    r.add_argument("--no-pdf", action="store_true", help="write only the Excel workbook")
+    r.add_argument("--data-dir", help="data directory (default: $RW_DATA_DIR or ./data)")
+    r.add_argument(
+        "--published",
+        type=Path,
+        help="published DuckDB snapshot (default: <data-dir>/published/current.duckdb)",
+    )
+    r.set_defaults(handler=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from pipelines.publish.report import ReportError, generate
+    from pipelines.settings import paths
+
+    p = paths(args.data_dir)
+    published = args.published or p.published
+    out = args.out or (p.data_dir / "reports")
+    try:
+        files = generate(published, out, period=args.period, pdf=not args.no_pdf)
+    except ReportError as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return 2
+    for kind, path in files.items():
+        print(f"{kind}: {path}")
+    return 0
+
 
 def run_indicators(args: argparse.Namespace) -> int:
-    from pipelines.publish.indicators import IndicatorsError, format_json, format_table, read_indicator_values
+    from pipelines.publish.indicators import (
+        IndicatorsError,
+        format_json,
+        format_table,
+        read_indicator_values,
+        read_period_status,
+    )
     from pipelines.settings import paths
 
     published = args.published or paths(args.data_dir).published
@@ -52,8 +100,11 @@ def run_indicators(args: argparse.Namespace) -> int:
     except IndicatorsError as exc:
         print(f"indicators: {exc}", file=sys.stderr)
         return 2
+    status = read_period_status(published, period)
+    if not status.is_complete:
+        print(f"indicators: {period} {status.label_zh}", file=sys.stderr)
     if args.json:
-        print(format_json(period, args.level, published, values))
+        print(format_json(period, args.level, published, values, status))
     else:
-        print(format_table(period, args.level, values))
+        print(format_table(period, args.level, values, status))
     return 0

@@ -120,6 +120,8 @@ def build_snapshot(
         if "files" in raw_tables:
             # file registry without server paths (file name and source are enough to act on)
             con.execute("create table ingest.files as select * exclude (path) from wh.raw.files")
+        if "held_back" in raw_tables:  # refused files and the source-periods they hold back
+            con.execute("create table ingest.held_back as select * from wh.raw.held_back")
         quarantine_parts = []
         cols = "file_id, source_id, entity, row_number, stage, element, {masked} as raw_value, reason_code, reason"
         for schema, present in (("raw", raw_tables), ("std", std_tables)):
@@ -170,8 +172,14 @@ def publish(
     tmp = snapshots / f".{run_id}.duckdb.tmp"
     current = published_dir / "current.duckdb"
     previous = current.resolve() if current.is_symlink() else None
-    counts = build_snapshot(warehouse, tmp, run_id, required=required, previous=previous)
-    os.replace(tmp, final)
+    try:
+        counts = build_snapshot(warehouse, tmp, run_id, required=required, previous=previous)
+        os.replace(tmp, final)
+    except BaseException:
+        # a failed publish leaves nothing behind: current.duckdb still points at the previous snapshot
+        for leftover in (tmp, Path(str(tmp) + ".wal")):
+            leftover.unlink(missing_ok=True)
+        raise
     link_tmp = published_dir / f".current.{run_id}.tmp"
     if link_tmp.is_symlink() or link_tmp.exists():
         link_tmp.unlink()

@@ -20,7 +20,9 @@ attribute the text states (grade, diabetes type), and text that cannot be placed
 from __future__ import annotations
 
 import csv
+import os
 import re
+import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -30,14 +32,31 @@ from rapidfuzz import fuzz, process
 
 from pipelines.settings import STANDARD_DIR
 from pipelines.standardize.terminology.normalize import match_key, normalize_text, split_diagnoses
-from pipelines.standardize.terminology.pack import TerminologyPack, clean_code, icd10_category
+from pipelines.standardize.terminology.pack import TerminologyPack, clean_code, icd10_category, is_morphology
+from pipelines.standardize.terminology.structure import Structure
 
 DEFAULT_REVIEWED_MAPPINGS = STANDARD_DIR / "mappings" / "reviewed_mappings.csv"
 FUZZY_THRESHOLD = 92.0  # rapidfuzz ratio (0-100) a fuzzy match must reach
 FUZZY_MAX_LEN = 24  # longer text is several words, not a misspelt name: no fuzzy match
 _CONNECTOR_RE = re.compile(r"(?:合并|伴有|伴|并发|并|及|和)")
 _DIGITS_RE = re.compile(r"\d+")
-_RULE_METHODS = {"manual", "exact_name", "normalized_name", "synonym"}
+_RULE_METHODS = {"manual", "exact_name", "normalized_name", "synonym", "structured", "tumour_site"}
+# confidence of a placement by a lookup that is exact by construction; learned placements carry the
+# calibrated probability, rule placements the precision measured per method on the CHIP-CDN
+# calibration part (``method_confidence`` in learned_model.json; these values when it is absent)
+DEFAULT_METHOD_CONFIDENCE = {
+    "manual": 1.0,
+    "exact_code": 1.0,
+    "code_crosswalk": 1.0,
+    "category_only": 0.8,
+    "exact_name": 0.95,
+    "normalized_name": 0.95,
+    "synonym": 0.9,
+    "structured": 0.9,
+    "tumour_site": 0.9,
+    "fuzzy": 0.8,
+}
+MAX_SUGGESTIONS = 3
 _PLAIN_RE = re.compile(r"[\s\W_]+")
 
 
@@ -45,7 +64,7 @@ _PLAIN_RE = re.compile(r"[\s\W_]+")
 class Diagnosis:
     code: str
     name: str
-    icd10_category: str
+    icd10_category: str | None
     hypertension_grade: int | None
     risk_tier: str | None  # 低危/中危/高危/很高危 where stated
     diabetes_type: str | None  # "1" / "2" / "gestational" / "other"
@@ -56,6 +75,10 @@ class Diagnosis:
     code_system: str | None  # beijing_v601 / national_clinical_2.0 / insurance_2.0 / icd10 / unknown
     reviewed_by: str | None = None  # set for mapping_method == "manual"
     reviewed_at: str | None = None
+    morphology_code: str | None = None  # ICD-O M-code of a tumour (M814000/3), never the diagnosis itself
+    morphology_name: str | None = None
+    qualifier: str | None = None  # suspected / history / post_operative (see qualifiers.csv)
+    confidence: float = 1.0  # calibrated probability that the code is right (0-1)
 
     @property
     def grade(self) -> int | None:
@@ -75,6 +98,10 @@ class Diagnosis:
             "source_text": self.source_text,
             "source_code": self.source_code,
             "code_system": self.code_system,
+            "morphology_code": self.morphology_code,
+            "morphology_name": self.morphology_name,
+            "qualifier": self.qualifier,
+            "confidence": round(float(self.confidence), 3),
         }
         if self.mapping_method == "manual":
             out["reviewed_by"] = self.reviewed_by
@@ -88,13 +115,37 @@ class DiagnosisResult:
     status: str  # "mapped" | "unmapped"
     diagnoses: list[Diagnosis]  # first = principal
     unmapped_parts: tuple[str, ...] = ()  # diagnoses in the field that could not be placed
+    # up to three ranked {code, name, score} for an unmapped field (for the quality team's worklist)
+    suggestions: tuple[dict, ...] = ()
 
-    def to_json(self) -> dict:
-        return {
+    def to_json(self, internal: bool = False) -> dict:
+        out = {
             "input": self.input,
             "status": self.status,
             "diagnoses": [d.to_json() for d in self.diagnoses],
         }
+        if self.status == "unmapped" or (internal and self.suggestions):
+            out["suggestions"] = [dict(s) for s in self.suggestions]
+        if internal:
+            out["unmapped_parts"] = list(self.unmapped_parts)
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict, pack=None, text=None, code=None) -> DiagnosisResult:
+        """The inverse of ``to_json(internal=True)`` (the persistent cache stores that form)."""
+        diagnoses = []
+        for d in data["diagnoses"]:
+            d = dict(d)
+            d.pop("grade", None)
+            diagnoses.append(Diagnosis(**d))
+        label = text if text is not None else (code or data["input"])
+        return cls(
+            label,
+            data["status"],
+            diagnoses,
+            tuple(data.get("unmapped_parts", ())),
+            tuple(data.get("suggestions", ())),
+        )
 
 
 @dataclass(frozen=True)
@@ -145,6 +196,57 @@ def load_reviewed_mappings(path: Path, pack: TerminologyPack) -> dict[tuple[str,
     return mappings
 
 
+REVIEWED_COLUMNS = ["source_text", "source_code", "target_code", "reviewed_by", "reviewed_at", "note"]
+
+
+def append_reviewed_mapping(
+    path: Path,
+    pack: TerminologyPack,
+    source_text: str,
+    target_code: str,
+    reviewed_by: str,
+    source_code: str = "",
+    note: str = "",
+    reviewed_at: str | None = None,
+) -> dict:
+    """Append one confirmed mapping to ``reviewed_mappings.csv`` (the worklist's one-click confirm).
+    The target must be a diagnosis code of the pack (never a morphology code); who and when are
+    required. Returns the row written."""
+    import datetime as _dt
+
+    found = pack.find_code(target_code or "")
+    if found is None or is_morphology(found):
+        raise ValueError(f"target_code {target_code!r} is not a diagnosis code of the terminology pack")
+    if not (source_text or "").strip() and not (source_code or "").strip():
+        raise ValueError("source_text or source_code is required")
+    if not (reviewed_by or "").strip():
+        raise ValueError("reviewed_by is required")
+    row = {
+        "source_text": (source_text or "").strip(),
+        "source_code": (source_code or "").strip(),
+        "target_code": found,
+        "reviewed_by": reviewed_by.strip(),
+        "reviewed_at": reviewed_at or _dt.date.today().isoformat(),
+        "note": note,
+    }
+    path = Path(path)
+    new_file = not path.exists() or path.stat().st_size == 0
+    if not new_file:
+        with path.open("rb") as fh:  # make sure the new row starts on its own line
+            fh.seek(-1, 2)
+            needs_newline = fh.read(1) not in (b"\n", b"\r")
+    else:
+        needs_newline = False
+    with path.open("a", encoding="utf-8", newline="") as fh:
+        if needs_newline:
+            fh.write("\n")
+        writer = csv.DictWriter(fh, fieldnames=REVIEWED_COLUMNS, lineterminator="\n")
+        if new_file:
+            writer.writeheader()
+        writer.writerow(row)
+    return row
+
+
 class DiagnosisStandardizer:
     """Maps (text, code) pairs to the terminology pack. Thread-safe for reading; results are cached."""
 
@@ -160,8 +262,20 @@ class DiagnosisStandardizer:
     ):
         self.pack = pack
         self.reviewed = load_reviewed_mappings(reviewed_mappings, pack) if reviewed_mappings else {}
+        self.reviewed_digest = _file_digest(reviewed_mappings) if reviewed_mappings else "none"
         self.learned = learned
         self.fuzzy_threshold = fuzzy_threshold
+        self.structure = Structure(pack)
+        self.method_confidence = dict(DEFAULT_METHOD_CONFIDENCE)
+        self.method_confidence.update(getattr(learned, "method_confidence", None) or {})
+        dm = pack.attributes["diabetes"]
+        self._dm_type_res = [re.compile(p) for p in dm.get("type_patterns", [])]
+        self._dm_typed_code = {str(k): v for k, v in (dm.get("typed_code") or {}).items()}
+        self._dm_rest = {match_key(x) for x in dm.get("typed_rest", [])}
+        self._hyp_rest = {
+            match_key(x)
+            for x in pack.attributes["hypertension"].get("graded_rest", ["高血压", "原发性高血压"])
+        }
         attrs = pack.attributes
         hyp = attrs["hypertension"]
         self._hyp_categories = set(hyp["categories"])
@@ -184,10 +298,20 @@ class DiagnosisStandardizer:
         self._fuzzy_len_start: dict[int, int] = {}
         for i, name_key in enumerate(self._fuzzy_keys):
             self._fuzzy_len_start.setdefault(len(name_key), i)
-        self._cache: dict[tuple[str | None, str | None], DiagnosisResult] = {}
-        self._learned_cache: dict[str, list[str]] = {}  # one diagnosis text -> learned codes
+        self._cache: dict[tuple[str | None, str | None, bool], DiagnosisResult] = {}
+        self._learned_cache: dict[str, list[tuple[str, str, float]]] = {}  # text -> (code, name, p)
+        self.persistent = None  # a ResultCache (diagnosis_cache.py) when standardize_many should use one
 
     # ------------------------------------------------------------------ construction
+    def use_persistent_cache(self, data_dir: Path | None = None) -> DiagnosisStandardizer:
+        """Keep results across runs in ``<data dir>/cache/diagnosis_cache.sqlite`` (standardize_many)."""
+        from pipelines.settings import paths
+        from pipelines.standardize.terminology.cache import CACHE_FILE, ResultCache
+
+        base = Path(data_dir) if data_dir else paths().data_dir
+        self.persistent = ResultCache(base / "cache" / CACHE_FILE)
+        return self
+
     @classmethod
     def default(cls, reviewed_mappings: Path | None = None) -> DiagnosisStandardizer:
         """The standardizer over the default pack (cached per reviewed-mappings path)."""
@@ -198,24 +322,47 @@ class DiagnosisStandardizer:
                 from pipelines.standardize.terminology.learned import LearnedMatcher
 
                 learned = LearnedMatcher.load_default(pack)
-                cls._defaults[key] = cls(
-                    pack, reviewed_mappings=key or DEFAULT_REVIEWED_MAPPINGS, learned=learned
-                )
+                std = cls(pack, reviewed_mappings=key or DEFAULT_REVIEWED_MAPPINGS, learned=learned)
+                if os.environ.get("RW_DIAGNOSIS_CACHE", "on").lower() not in {"off", "0", "no"}:
+                    try:  # results kept across runs in the data dir (RW_DIAGNOSIS_CACHE=off: never)
+                        std.use_persistent_cache()
+                    except (OSError, sqlite3.Error):
+                        std.persistent = None
+                cls._defaults[key] = std
             return cls._defaults[key]
 
     # ------------------------------------------------------------------ public API
-    def standardize(self, text: str | None, code: str | None = None) -> DiagnosisResult:
+    def standardize(
+        self, text: str | None, code: str | None = None, best_guess: bool = False
+    ) -> DiagnosisResult:
+        """Safe mode (default): prefer ``unmapped`` to a wrong answer. ``best_guess``: add the learned
+        matcher's tuned decision (the benchmark mode) for what the rules did not place."""
         text, code = _as_text(text), _as_text(code)
-        key = (text, code)
+        key = (text, code, best_guess)
         hit = self._cache.get(key)
         if hit is None:
             hit = self._standardize(text, code)
+            if best_guess:
+                hit = self._add_best_guess(hit, text)
             if len(self._cache) < 500_000:
                 self._cache[key] = hit
         return hit
 
-    def standardize_many(self, pairs: Iterable[tuple[str | None, str | None]]) -> list[DiagnosisResult]:
-        return [self.standardize(t, c) for t, c in pairs]
+    def standardize_many(
+        self, pairs: Iterable[tuple[str | None, str | None]], best_guess: bool = False
+    ) -> list[DiagnosisResult]:
+        pairs = list(pairs)
+        if self.persistent is not None and not best_guess:
+            return self.persistent.standardize_many(self, pairs)
+        return [self.standardize(t, c, best_guess) for t, c in pairs]
+
+    @property
+    def version(self) -> str:
+        """What a cached result depends on: pack, curated files, learned model, reviewed mappings."""
+        parts = [self.pack.pack_id, self.pack.version, self.pack.curated_version]
+        parts.append(getattr(self.learned, "model_digest", "") or "no-learned")
+        parts.append(self.reviewed_digest)
+        return "|".join(parts)
 
     # ------------------------------------------------------------------ attributes
     def hypertension_grade_in(self, normalized: str) -> int | None:
@@ -250,7 +397,12 @@ class DiagnosisStandardizer:
         code_system: str | None,
         normalized: str = "",
         reviewed: ReviewedMapping | None = None,
+        confidence: float | None = None,
+        morphology: str | None = None,
+        crosswalk=None,
     ) -> Diagnosis:
+        if is_morphology(code):  # never a diagnosis: callers convert; this is the last guard
+            raise ValueError(f"morphology code {code} cannot be a diagnosis")
         category = icd10_category(code)
         hyp_grade = self._hyp_grade_codes.get(code)
         risk = None
@@ -258,7 +410,19 @@ class DiagnosisStandardizer:
             if hyp_grade is None and category != "I10":
                 hyp_grade = self.hypertension_grade_in(normalized)
             risk = self.risk_tier_in(normalized)
+        if crosswalk is not None:
+            hyp_grade = crosswalk.hypertension_grade or hyp_grade
+            risk = risk or crosswalk.risk_tier
         copd = self.copd_grade_in(normalized) if category in self._copd_categories else None
+        if morphology and not (
+            _is_neoplasm(category)
+            and match_key(self.pack.names[morphology]) not in match_key(self.pack.names[code])
+        ):
+            morphology = (
+                None  # only a tumour carries a morphology, and only one its name does not already say
+            )
+        if confidence is None:
+            confidence = self.method_confidence.get(method, 0.5)
         return Diagnosis(
             code=code,
             name=self.pack.names[code],
@@ -273,6 +437,9 @@ class DiagnosisStandardizer:
             code_system=code_system,
             reviewed_by=reviewed.reviewed_by if reviewed else None,
             reviewed_at=reviewed.reviewed_at if reviewed else None,
+            morphology_code=morphology,
+            morphology_name=self.pack.names[morphology] if morphology else None,
+            confidence=float(confidence),
         )
 
     # ------------------------------------------------------------------ codes
@@ -284,11 +451,18 @@ class DiagnosisStandardizer:
         system = self.pack.code_system_of(code)
         found = self.pack.find_code(code)
         normalized = normalize_text(text) if text else ""
+        if found and is_morphology(found):
+            site = self.structure.tumour_site(normalized) if normalized else None
+            if site is None:
+                return None
+            return self._diagnosis(site, "tumour_site", text, code, system, normalized, morphology=found)
         if found:
             return self._diagnosis(found, "exact_code", text, code, system, normalized)
         row = self.pack.crosswalk.get((system, clean_code(code)))
         if row:
-            return self._diagnosis(row.target_code, "code_crosswalk", text, code, system, normalized)
+            return self._diagnosis(
+                row.target_code, "code_crosswalk", text, code, system, normalized, crosswalk=row
+            )
         category = icd10_category(clean_code(code))
         if category and system != "unknown" and category in self.pack.names:
             return self._diagnosis(category, "category_only", text, code, system, normalized)
@@ -314,9 +488,37 @@ class DiagnosisStandardizer:
                 return False
         return True
 
+    def _rule_code(self, raw: str, core: str) -> tuple[str | None, str | None]:
+        """(code, method) by names, synonyms and the structured grade/type rules; (None, None)."""
+        code = self.pack.find_name(core)
+        if code:
+            plain = _PLAIN_RE.sub("", raw.lower())
+            exact = plain == _PLAIN_RE.sub("", self.pack.names[code].lower())
+            return code, "exact_name" if exact else "normalized_name"
+        expanded = self.pack.apply_synonyms(core)
+        if expanded != core:
+            code = self.pack.find_name(expanded)
+            if code:
+                return code, "synonym"
+        code = self._graded_hypertension(expanded) or self._typed_diabetes(expanded)
+        if code:
+            return code, "structured"
+        return None, None
+
+    def _learned_scored(self, core: str) -> list[tuple[str | None, str, float]]:
+        """(code or None, name, calibrated p) of the learned matcher's candidates, best first."""
+        if self.learned is None:
+            return []
+        hit = self._learned_cache.get(core)
+        if hit is None:
+            hit = [(self.learned.name_code.get(n), n, p) for n, p in self.learned.score(core)]
+            if len(self._learned_cache) < 200_000:
+                self._learned_cache[core] = hit
+        return hit
+
     def _match_part(self, raw: str, source_text: str, guess: bool = True) -> list[Diagnosis]:
         """Place one diagnosis text (a whole field or one part of it); [] when it cannot be placed.
-        ``guess=False``: rules only (reviewed, names, synonyms), no learned or fuzzy match."""
+        ``guess=False``: rules only (reviewed, names, synonyms, structure), no learned or fuzzy match."""
         normalized = normalize_text(raw)
         reviewed = self.reviewed.get((match_key(raw), ""))
         if reviewed:
@@ -324,47 +526,96 @@ class DiagnosisStandardizer:
                 self._diagnosis(reviewed.target_code, "manual", source_text, None, None, normalized, reviewed)
             ]
         core = self._copd_strip_re.sub("", self._risk_strip_re.sub("", normalized)).strip() or normalized
-        code = self.pack.find_name(core)
-        method = None
-        if code:
-            plain = _PLAIN_RE.sub("", raw.lower())
-            method = (
-                "exact_name"
-                if plain == _PLAIN_RE.sub("", self.pack.names[code].lower())
-                else "normalized_name"
-            )
-        else:
-            expanded = self.pack.apply_synonyms(core)
-            if expanded != core:
-                code = self.pack.find_name(expanded)
-            if code is None:
-                code = self._graded_hypertension(expanded)
-            method = "synonym" if code else None
+        code, method = self._rule_code(raw, core)
+        morph = self.structure.morphology_in(normalized)
+        if code is not None and is_morphology(code):  # the text names a morphology: only an attribute
+            morph, code, method = morph or code, None, None
+        if code is None:
+            site = self.structure.tumour_site(normalized)
+            if site is not None:
+                code, method = site, "tumour_site"
+                # a confident learned term of the same site category is more specific (急性髓系白血病)
+                code, method, confidence = self._refine_site(core, code)
+                if method == "learned":
+                    return [
+                        self._diagnosis(
+                            code,
+                            method,
+                            source_text,
+                            None,
+                            None,
+                            normalized,
+                            confidence=confidence,
+                            morphology=morph,
+                        )
+                    ]
         if code is not None:
             code = self._refine_hypertension(code, normalized)
-            return [self._diagnosis(code, method, source_text, None, None, normalized)]
+            return [self._diagnosis(code, method, source_text, None, None, normalized, morphology=morph)]
         if not guess:
             return []
-        if self.learned is not None:
-            found = []
-            candidates = self._learned_cache.get(core)
-            if candidates is None:
-                candidates = self._learned_cache[core] = self.learned.candidates(core)
-            for candidate in candidates:
-                # every learned code must agree with the numbers/attributes of the text it came from
-                if self._consistent(candidate, core):
-                    found.append(self._diagnosis(candidate, "learned", source_text, None, None, normalized))
-            if found:
-                return found
+        found: list[Diagnosis] = []
+        threshold = getattr(self.learned, "production_threshold", 0.9)
+        for cand, _name, p in self._learned_scored(core):
+            if p < threshold:
+                break
+            if cand is None:
+                continue
+            if is_morphology(cand):
+                morph = morph or cand
+                continue
+            # every learned code must agree with the numbers/attributes of the text it came from
+            if self._consistent(cand, core):
+                found.append(
+                    self._diagnosis(cand, "learned", source_text, None, None, normalized, confidence=p)
+                )
+        if found:
+            return _attach_morphology(self, found, morph)
         fuzzy = self._fuzzy(core, source_text, normalized)
         return [fuzzy] if fuzzy else []
+
+    def _refine_site(self, core: str, site_code: str) -> tuple[str, str, float | None]:
+        threshold = getattr(self.learned, "production_threshold", 0.9)
+        category = icd10_category(site_code)
+        for cand, _name, p in self._learned_scored(core):
+            if p < threshold:
+                break
+            same_site = cand and not is_morphology(cand) and icd10_category(cand) == category
+            if same_site and cand != site_code and self._consistent(cand, core):
+                return cand, "learned", p
+        return site_code, "tumour_site", None
+
+    def suggestions_for(self, text: str, exclude: set[str] = frozenset()) -> tuple[dict, ...]:
+        """Up to three ranked diagnosis codes (never a morphology code) for the quality team."""
+        out: list[dict] = []
+        core = normalize_text(text)
+        for code, _name, p in self._learned_scored(core):
+            if code is None or is_morphology(code) or code in exclude:
+                continue
+            if any(s["code"] == code for s in out):
+                continue
+            out.append({"code": code, "name": self.pack.names[code], "score": round(float(p), 3)})
+            if len(out) == MAX_SUGGESTIONS:
+                break
+        return tuple(out)
+
+    def _typed_diabetes(self, expanded: str) -> str | None:
+        """糖尿病 with a stated type in any order/bracketing (糖尿病(2型), 2型-糖尿病) -> the typed code."""
+        types = {m.group(1) for r in self._dm_type_res for m in r.finditer(expanded)}
+        if len(types) != 1:
+            return None
+        dm_type = types.pop()
+        rest = match_key(re.sub(r"[12]型", "", expanded))
+        if rest in self._dm_rest:
+            return self._dm_typed_code.get(dm_type)
+        return None
 
     def _graded_hypertension(self, expanded: str) -> str | None:
         grade = self.hypertension_grade_in(expanded)
         if grade is None:
             return None
         rest = match_key(re.sub(r"[123](?:[级期]|$)", "", expanded))
-        if rest in {"高血压", "原发性高血压", "特发性高血压"}:
+        if rest in self._hyp_rest:
             return self._hyp_graded_code.get(grade)
         return None
 
@@ -397,33 +648,43 @@ class DiagnosisStandardizer:
         if not best:
             return None
         code = self.pack.name_index[best[0]]
-        if not self._consistent(code, core):
+        if is_morphology(code) or not self._consistent(code, core):
             return None
         return self._diagnosis(code, "fuzzy", source_text, None, None, normalized)
 
     def _from_text(self, text: str) -> tuple[list[Diagnosis], list[str]]:
-        """Whole field by rules; else each part by rules, then connector pieces by rules, then the
-        part by learned/fuzzy matching."""
+        """Whole field by rules; else each part (qualifier read and removed first) by rules, then
+        connector pieces by rules, then the part by learned/fuzzy matching. Qualified diagnoses
+        (suspected, history, post-operative) come after the plain ones; ruled-out and denied ones are
+        not diagnoses."""
         parts = split_diagnoses(normalize_text(text))
-        whole = self._match_part(text, text, guess=False)
+        whole_core, whole_q = self.structure.qualifier(text)
+        if whole_q in self.structure.excluded:
+            return [], []
+        whole = self._match_part(whole_core if whole_q else text, text, guess=False)
         if whole:
-            return whole, []
+            return [replace(d, qualifier=whole_q) for d in whole] if whole_q else whole, []
         found: list[Diagnosis] = []
         unmapped: list[str] = []
         for part in parts:
-            diags = self._match_part(part, part, guess=False)
+            core, qualifier = self.structure.qualifier(part)
+            if qualifier in self.structure.excluded:
+                continue
+            source = part if len(parts) > 1 else text
+            diags = self._match_part(core, source, guess=False)
             if not diags:
-                pieces = [p for p in _CONNECTOR_RE.split(part) if p.strip()]
+                pieces = [p for p in _CONNECTOR_RE.split(core) if p.strip()]
                 if len(pieces) > 1:
-                    sub = [self._match_part(p, p, guess=False) for p in pieces]
+                    sub = [self._match_part(p, source, guess=False) for p in pieces]
                     if all(sub):
                         diags = [d for ds in sub for d in ds]
             if not diags:
-                diags = self._match_part(part, part if len(parts) > 1 else text)
+                diags = self._match_part(core, source)
             if diags:
-                found.extend(diags)
+                found.extend(replace(d, qualifier=qualifier) if qualifier else d for d in diags)
             else:
                 unmapped.append(part)
+        found.sort(key=lambda d: d.qualifier is not None)  # stable: plain diagnoses first
         return found, unmapped
 
     def _standardize(self, text: str | None, code: str | None) -> DiagnosisResult:
@@ -477,7 +738,40 @@ class DiagnosisStandardizer:
                 unique.append(d)
         if not unique and code_in and not text_in:
             unmapped = [code_in]
-        return DiagnosisResult(label, "mapped" if unique else "unmapped", unique, tuple(unmapped))
+        suggestions = self.suggestions_for(text_in) if not unique and text_in else ()
+        return DiagnosisResult(
+            label, "mapped" if unique else "unmapped", unique, tuple(unmapped), suggestions
+        )
+
+    def _add_best_guess(self, result: DiagnosisResult, text: str | None) -> DiagnosisResult:
+        """Best-guess mode: the learned matcher's tuned decision on the whole text (benchmark mode:
+        candidates at p >= threshold, else the best one at p >= fallback) in place of the text rules'
+        placements; what the code field placed (exact code, crosswalk, reviewed) stays first. A
+        morphology code in the decision goes onto the tumour diagnosis beside it, never on its own.
+        With no usable decision (or a ruled-out/denied text) the safe result is returned."""
+        if not text or not text.strip() or self.learned is None:
+            return result
+        if self.structure.qualifier(text)[1] in self.structure.excluded:
+            return result
+        threshold = getattr(self.learned, "benchmark_threshold", 0.5)
+        fallback = getattr(self.learned, "benchmark_fallback", 0.3)
+        normalized = normalize_text(text)
+        scored = self._learned_scored(normalized)
+        chosen = [(c, p) for c, _n, p in scored if p >= threshold]
+        if not chosen and scored and scored[0][2] >= fallback:
+            chosen = [(scored[0][0], scored[0][2])]
+        from_code = [d for d in result.diagnoses if d.source_code is not None]
+        have = {d.code for d in from_code}
+        morph = next((c for c, _ in chosen if c and is_morphology(c)), None)
+        extra = [
+            self._diagnosis(c, "learned", text, None, None, normalized, confidence=p)
+            for c, p in chosen
+            if c and not is_morphology(c) and c not in have
+        ]
+        if not extra:
+            return result
+        diagnoses = _attach_morphology(self, from_code + extra, morph)
+        return DiagnosisResult(result.input, "mapped", diagnoses, (), ())
 
 
 def _as_text(value) -> str | None:
@@ -490,6 +784,33 @@ def _as_text(value) -> str | None:
     except (TypeError, ValueError):  # pandas.NA compares ambiguously
         return None
     return str(value)
+
+
+def _is_neoplasm(category: str | None) -> bool:
+    """C00-D48: neoplasms, the diagnoses a morphology code can describe."""
+    return bool(category) and (category[0] == "C" or (category[0] == "D" and category[1:3] <= "48"))
+
+
+def _attach_morphology(
+    std: DiagnosisStandardizer, diagnoses: list[Diagnosis], morph: str | None
+) -> list[Diagnosis]:
+    """Put a morphology code on the first tumour diagnosis that has none (never a diagnosis itself)."""
+    if not morph:
+        return diagnoses
+    name = std.pack.names[morph]
+    for i, d in enumerate(diagnoses):
+        if _is_neoplasm(d.icd10_category) and d.morphology_code is None:
+            if match_key(name) not in match_key(d.name):
+                diagnoses[i] = replace(d, morphology_code=morph, morphology_name=name)
+            break
+    return diagnoses
+
+
+def _file_digest(path) -> str:
+    import hashlib
+
+    p = Path(path)
+    return hashlib.sha256(p.read_bytes()).hexdigest()[:16] if p.exists() else "absent"
 
 
 def _less_specific(coded: Diagnosis, texted: Diagnosis) -> bool:

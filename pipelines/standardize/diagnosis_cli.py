@@ -1,7 +1,8 @@
 """``referral-warehouse standardize diagnosis [TEXT ...]``.
 
 Prints one JSON object per input, in input order. With no TEXT, reads one text per line from stdin
-(``--tsv``: ``text<TAB>code`` per line, either side may be empty). Also runnable on its own:
+(``--tsv``: ``text<TAB>code`` per line, either side may be empty). ``--best-guess`` prints the learned
+matcher's tuned decision (benchmark mode) instead of the safe mode's ``unmapped``. Also runnable on its own:
 ``python -m pipelines.standardize.diagnosis_cli ...``.
 """
 
@@ -37,6 +38,14 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         help="stdin lines are text<TAB>code (code may be empty, text may be empty)",
     )
     parser.add_argument(
+        "--best-guess",
+        action="store_true",
+        help=(
+            "add the learned matcher's tuned decision (benchmark mode, best micro-F1) for what the "
+            "rules did not place; the default safe mode prefers unmapped to a wrong answer"
+        ),
+    )
+    parser.add_argument(
         "--reviewed-mappings",
         type=Path,
         default=None,
@@ -66,7 +75,7 @@ def run(args) -> int:
     std = DiagnosisStandardizer.default(args.reviewed_mappings)
     write = sys.stdout.write
     for text, code, _label in _inputs(args):
-        result = std.standardize(text, code)
+        result = std.standardize(text, code, best_guess=args.best_guess)
         write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
     sys.stdout.flush()
     return 0

@@ -561,6 +561,8 @@ class _Run:
             if not self.table_exists("raw", raw_name_plain):
                 continue
             raw_name = f"raw.{qi(raw_name_plain)}"
+            if self.table_exists("raw", "held_back_files"):  # refused files hold back their source-period
+                raw_name = f"(SELECT * FROM {raw_name} WHERE _file_id NOT IN (SELECT file_id FROM raw.held_back_files))"
             raw_columns = [
                 r[0]
                 for r in con.execute(

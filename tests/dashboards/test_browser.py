@@ -37,7 +37,15 @@ PAGES = {
     "institutions": ["区县排名 · 基层诊疗量占比 · 2025-06", "区县下钻：区县内各机构的全部指标"],
     "chronic": ["高血压规范管理率", "46.0%", "该转未转病例"],
     "slots": ["号源下沉预留比例", "21.6%", "下沉号源使用率", "5.8%"],
-    "quality": ["质量评分卡", "检查历史", "隔离区", "未映射术语", "数据集市适用性"],
+    "quality": [
+        "标准化前 → 后",
+        "质量维度 × 数据源",
+        "质量评分卡",
+        "检查历史",
+        "隔离区",
+        "未映射术语",
+        "数据集市适用性",
+    ],
     "ingestion": ["收到文件", "已拒收", "数据源新鲜度"],
 }
 
@@ -131,8 +139,9 @@ def _requested_urls(driver) -> set[str]:
 
 
 # charts each page draws on first view (Vega-Lite, bundled): overview trend; referrals level matrix,
-# monthly, return reasons, timeliness; ranking; quality scorecard (the history chart is in a hidden tab)
-CHARTS = {"overview": 1, "referrals": 4, "institutions": 1, "quality": 1}
+# monthly, return reasons, timeliness; ranking; quality: before -> after per source, the Kahn x source
+# heat map and the scorecard (the history chart is in a hidden tab)
+CHARTS = {"overview": 1, "referrals": 4, "institutions": 1, "quality": 3}
 
 
 def _drawn_charts(driver) -> int:

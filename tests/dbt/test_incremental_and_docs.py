@@ -82,5 +82,5 @@ def test_dbt_docs_generate_writes_the_catalog(built_warehouse, dbt_work: Path):
     columns = catalog["nodes"]["model.referral_warehouse.indicator_values"]["columns"]
     assert list(columns) == [
         "value_key", "indicator_id", "period", "geo_level", "geo_id", "geo_name", "breakdown",
-        "numerator", "denominator", "value",
+        "numerator", "denominator", "value", "null_reason", "null_reason_zh",
     ]  # fmt: skip

@@ -38,7 +38,7 @@ def test_every_registry_indicator_has_hand_computed_unit_test_rows():
             assert test["expect"].get("format") == "csv"
             expected_ids |= {line.split(",", 1)[0] for line in rows.strip().splitlines()[1:]}
     assert sorted(set(_registry_ids()) - expected_ids) == []
-    assert len(_registry_ids()) == 27
+    assert len(_registry_ids()) == 29
 
 
 def test_source_only_in_staging_and_no_duckdb_only_sql_outside_macros():

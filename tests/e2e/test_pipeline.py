@@ -44,6 +44,37 @@ def test_first_run_publishes_indicators(first_run):
     assert len(ids) >= 10
 
 
+def test_monthly_report_of_the_sample_region(first_run, tmp_path):
+    """月度分级诊疗运行报告 for the generated region: the default month is complete, the workbook has
+    its sheets and native charts and no people count below 5; the PDF is printed."""
+    import zipfile
+
+    import openpyxl
+
+    from pipelines.publish.report import ReportError, generate, small_people_cells
+
+    published = first_run / "published" / "current.duckdb"
+    con = duckdb.connect(str(published), read_only=True)
+    complete = [r[0] for r in con.execute(
+        "select period from marts.period_completeness where is_complete order by period").fetchall()]  # fmt: skip
+    con.close()
+    try:
+        files = generate(published, tmp_path)
+    except ReportError as exc:  # no Chromium on this machine: the workbook alone
+        assert "Chromium" in str(exc)
+        files = generate(published, tmp_path, pdf=False)
+    xlsx = files["xlsx"]
+    assert xlsx.name == f"月度分级诊疗运行报告_{complete[-1]}.xlsx"
+    wb = openpyxl.load_workbook(xlsx)
+    assert wb.sheetnames == ["核心指标", "区县排名", "转诊流向", "退回原因", "数据质量", "数据完整性"]
+    assert wb["核心指标"]["A2"].value == "数据完整"
+    with zipfile.ZipFile(xlsx) as z:
+        assert len([n for n in z.namelist() if n.startswith("xl/charts/chart")]) >= 4
+    assert small_people_cells(xlsx) == []
+    if "pdf" in files:
+        assert files["pdf"].read_bytes()[:5] == b"%PDF-"
+
+
 def test_rows_reconcile_per_file(first_run):
     con = duckdb.connect(str(first_run / "warehouse" / "warehouse.duckdb"), read_only=True)
     bad = con.execute(

@@ -88,3 +88,40 @@ def test_blank_lines_are_found_across_chunk_boundaries(tmp_path, lines, crlf, ch
     path = tmp_path / "b.csv"
     path.write_bytes("".join(line + sep for line in lines).encode("gb18030"))
     assert blank_lines(path, chunk_size=chunk) == [i for i, line in enumerate(lines, start=1) if line == ""]
+
+
+# ------------------------------------------------------------------ normalize_text (property-based)
+from pipelines.ingest.textstream import normalize_text  # noqa: E402
+
+_cell = st.text(alphabet=st.sampled_from(list('ab张三,"\n\r 1')), min_size=0, max_size=6)
+
+
+def _csv_field(v: str) -> str:
+    return '"' + v.replace('"', '""') + '"' if any(c in v for c in ',"\n\r') or not v else v
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(st.lists(_cell, min_size=2, max_size=2), min_size=0, max_size=12),
+    ends=st.lists(st.sampled_from(["\n", "\r\n", "\r"]), min_size=13, max_size=13),
+    last_end=st.booleans(),
+    bom=st.booleans(),
+    chunk=st.integers(min_value=1, max_value=7),
+    encoding=st.sampled_from(["utf-8", "gb18030"]),
+)
+def test_normalize_counts_every_record_whatever_the_line_ends(
+    tmp_path_factory, rows, ends, last_end, bom, chunk, encoding
+):
+    lines = ["h1,h2"] + [",".join(_csv_field(v) for v in r) for r in rows]
+    text = "".join(line + ends[i] for i, line in enumerate(lines))
+    if not last_end:
+        text = text[: -len(ends[len(lines) - 1])]
+    data = (("\ufeff" if bom else "") + text).encode(encoding)
+    d = tmp_path_factory.mktemp("n")
+    (d / "in").write_bytes(data)
+    out = normalize_text(d / "in", d / "out", encoding, chunk_size=chunk)
+    assert out.records == len(rows)
+    assert out.head_records == 1
+    expected = text.replace("\r\n", "\n").replace("\r", "\n")
+    assert (d / "out").read_text(encoding="utf-8") == expected
+    assert out.ends_with_newline == expected.endswith("\n")

@@ -26,7 +26,8 @@ final as (
         cast(target as {{ type_double() }}) as target,
         direction,
         source,
-        cast(version as {{ dbt.type_int() }}) as version
+        cast(version as {{ dbt.type_int() }}) as version,
+        cast(breakdowns as {{ dbt.type_string() }}) as breakdowns
 
     from registry
 

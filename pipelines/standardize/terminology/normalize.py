@@ -94,7 +94,9 @@ def strip_brackets(text: str) -> str:
 
 
 # Separators between several diagnoses in one field (applied to normalized text).
-_SPLIT_RE = re.compile(r"[,;、。/|\s]+|\?+|(?<=[\u3400-\u9fff\)\]])\.(?=[\u3400-\u9fff])|(?<!\d)\+(?!\d)")
+_SPLIT_RE = re.compile(
+    r"[,;、。/|\s]+|\?+|(?<=[\u3400-\u9fff\)\]])\.(?=[\u3400-\u9fff])|(?<!\d)\+|\+(?!\d)"
+)  # + splits unless between two digits (孕11+1周)
 
 
 def split_diagnoses(normalized: str) -> list[str]:
@@ -117,9 +119,10 @@ def split_diagnoses(normalized: str) -> list[str]:
         elif depth == 0:
             m = _SPLIT_RE.match(normalized, i)
             if m and m.end() > i:
-                parts.append(normalized[start:i])
+                # a question mark qualifies the diagnosis before it (肺炎?): it stays on that part
+                parts.append(normalized[start:i] + ("?" if ch == "?" else ""))
                 start = i = m.end()
                 continue
         i += 1
     parts.append(normalized[start:])
-    return [p.strip(" :-") for p in parts if p.strip(" :-")]
+    return [p.strip(" :-") for p in parts if p.strip(" :-?")]

@@ -23,12 +23,18 @@ _MORPHOLOGY_RE = re.compile(r"^M\d{4,6}/\d$")
 _CATEGORY_RE = re.compile(r"^([A-Z]\d{2})")
 
 
-def icd10_category(code: str) -> str:
-    """3-character ICD-10 category of a code (``I10xx05`` -> ``I10``); ``""`` for morphology codes."""
-    if _MORPHOLOGY_RE.match(code):
-        return ""
+def is_morphology(code: str) -> bool:
+    """An ICD-O morphology code (``M801000/3 癌``): an attribute of a tumour, never a diagnosis."""
+    return bool(_MORPHOLOGY_RE.match(code or ""))
+
+
+def icd10_category(code: str) -> str | None:
+    """3-character ICD-10 category of a code (``I10xx05`` -> ``I10``); None for morphology codes and
+    anything else without a category (NULL in the warehouse, never ``""``)."""
+    if not code or is_morphology(code):
+        return None
     m = _CATEGORY_RE.match(code.upper())
-    return m.group(1) if m else ""
+    return m.group(1) if m else None
 
 
 def clean_code(code: str) -> str:
@@ -42,6 +48,10 @@ class CrosswalkRow:
     source_code: str
     target_code: str
     basis: str
+    hypertension_grade: int | None = None  # attributes the foreign code carries (blank = none)
+    risk_tier: str | None = None
+    diabetes_type: str | None = None
+    source: str = ""
 
 
 @dataclass
@@ -104,7 +114,17 @@ class TerminologyPack:
                 if target not in names:
                     raise ValueError(f"code_crosswalk.csv: target {target} is not in the terminology pack")
                 key = (row["source_system"].strip(), clean_code(row["source_code"]))
-                crosswalk[key] = CrosswalkRow(key[0], key[1], target, row["basis"])
+                grade = (row.get("hypertension_grade") or "").strip()
+                crosswalk[key] = CrosswalkRow(
+                    key[0],
+                    key[1],
+                    target,
+                    row["basis"],
+                    int(grade) if grade else None,
+                    (row.get("risk_tier") or "").strip() or None,
+                    (row.get("diabetes_type") or "").strip() or None,
+                    (row.get("source") or "").strip(),
+                )
 
         attributes = yaml.safe_load((directory / manifest["attributes"]).read_text(encoding="utf-8"))
         pack = cls(
@@ -170,13 +190,15 @@ class TerminologyPack:
 
 
 def _preferred_index(names: dict[str, str], key_fn) -> dict[str, str]:
-    """key -> code; where several codes share a name, the most specific (longest) code wins, then the first."""
+    """key -> code; where several codes share a name, a diagnosis code beats a morphology code
+    (``淋巴瘤`` is C85.906, not M959001/3), then the most specific (longest) code wins, then the first."""
     index: dict[str, str] = {}
     for code, name in names.items():
         key = key_fn(name)
         if not key:
             continue
         current = index.get(key)
-        if current is None or len(code.split("+")[0]) > len(current.split("+")[0]):
+        rank = (not is_morphology(code), len(code.split("+")[0]))
+        if current is None or rank > (not is_morphology(current), len(current.split("+")[0])):
             index[key] = code
     return index

@@ -65,3 +65,28 @@ def test_installed_command_end_to_end():
         ("mapped", "I10xx05", None),
     ]
     assert out[1]["diagnoses"][0]["mapping_method"] == "exact_code"
+
+
+def test_best_guess_adds_the_tuned_decision(std, monkeypatch, capsys):
+    """Safe mode leaves vague symptom texts unmapped (with suggestions); --best-guess prints the learned
+    matcher's tuned decision instead, and keeps what the code field placed first."""
+    texts = ["头晕乏力", "左肾多发结石伴积水", "胸闷气短原因待查", "高血压3级"]
+    safe = _run_inprocess(monkeypatch, capsys, texts)
+    guess = _run_inprocess(monkeypatch, capsys, ["--best-guess", *texts])
+    newly = [
+        s["input"]
+        for s, g in zip(safe, guess, strict=True)
+        if s["status"] == "unmapped" and g["status"] == "mapped"
+    ]
+    assert len(newly) >= 2
+    for s, g in zip(safe, guess, strict=True):
+        assert s["status"] == "unmapped" or g["status"] == "mapped"
+        assert all("/" not in d["code"] and 0 < d["confidence"] <= 1 for d in g["diagnoses"])
+        if s["status"] == "unmapped":
+            assert len(s["suggestions"]) <= 3
+
+
+def test_best_guess_keeps_the_code_fields_placement_first(std, monkeypatch, capsys):
+    out = _run_inprocess(monkeypatch, capsys, ["--best-guess", "--tsv"], stdin="头晕乏力\tI10.x00x032\n")[0]
+    first = out["diagnoses"][0]
+    assert (first["code"], first["source_code"], first["hypertension_grade"]) == ("I10xx05", "I10.x00x032", 3)

@@ -34,3 +34,32 @@ def test_char_tfidf_cosine():
     assert sims[0] == pytest.approx(1.0)
     assert sims[1] == pytest.approx(0.0)
     assert 0.3 < sims[2] < 1.0
+
+
+def test_safe_threshold_keeps_precision_hand_checked():
+    import numpy as np
+
+    from pipelines.standardize.evaluate_cdn import safe_threshold
+
+    p = np.array([0.99, 0.95, 0.9, 0.8, 0.7, 0.6])
+    y = np.array([1, 1, 1, 0, 1, 0], dtype=float)
+    # p >= 0.9: 3/3; >= 0.8: 3/4; >= 0.7: 4/5 = 0.8; >= 0.6: 4/6
+    assert safe_threshold(p, y, 0.8) == 0.7
+    assert safe_threshold(p, y, 0.9) == 0.9
+    assert safe_threshold(np.array([0.5]), np.array([0.0]), 0.9) == 1.0  # never precise: nothing passes
+
+
+def test_tree_ensemble_scores_like_the_fitted_model():
+    """The reranker is stored as plain arrays; scored with numpy it must give sklearn's probabilities."""
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from pipelines.standardize.terminology.learned import TreeEnsemble
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 5))
+    x[rng.random((400, 5)) < 0.05] = np.nan  # missing values take the learned side
+    y = ((np.nan_to_num(x[:, 0]) + np.nan_to_num(x[:, 1]) ** 2) > 0.5).astype(float)
+    clf = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=7, random_state=0).fit(x, y)
+    ens = TreeEnsemble.from_json(TreeEnsemble.from_sklearn(clf).to_json())
+    assert np.allclose(ens.predict_proba(x), clf.predict_proba(x)[:, 1], atol=1e-9)

@@ -35,8 +35,12 @@ def test_chronic_condition_table(std, case):
         assert principal.copd_grade == (int(case["copd_grade"]) if case["copd_grade"] else None)
         assert principal.mapping_method == case["method"]
         assert principal.icd10_category == principal.code[:3]
+        assert 0.0 < principal.confidence <= 1.0
     else:
-        assert result.to_json() == {"input": result.input, "status": "unmapped", "diagnoses": []}
+        out = result.to_json()
+        assert (out["status"], out["diagnoses"]) == ("unmapped", [])
+        assert len(out["suggestions"]) <= 3
+        assert all(not s["code"].startswith("M") or "/" not in s["code"] for s in out["suggestions"])
 
 
 def test_code_and_system_kept_beside_result(std):
@@ -61,6 +65,8 @@ def test_code_and_system_kept_beside_result(std):
 
 def test_to_json_shape(std):
     out = std.standardize("高血压病3级(极高危)").to_json()
+    confidence = out["diagnoses"][0].pop("confidence")
+    assert 0.5 <= confidence <= 1.0  # calibrated per method; a rule placement is confident
     assert out == {
         "input": "高血压病3级(极高危)",
         "status": "mapped",
@@ -78,6 +84,9 @@ def test_to_json_shape(std):
                 "source_text": "高血压病3级(极高危)",
                 "source_code": None,
                 "code_system": None,
+                "morphology_code": None,
+                "morphology_name": None,
+                "qualifier": None,
             }
         ],
     }
@@ -168,7 +177,7 @@ def test_pack_facts(pack):
     assert pack.names["I10xx05"] == "高血压3级"
     assert pack.find_code("i10XX05") == "I10xx05"
     assert pack.find_code("E10.211") == "E10.211+N08.3*"
-    assert icd10_category("M801000/3") == ""
+    assert icd10_category("M801000/3") is None
     assert icd10_category("J44.101") == "J44"
     assert pack.code_system_of("I10.x00x002") == "national_clinical_2.0"
     assert pack.code_system_of("E11.900") == "insurance_2.0"
@@ -247,7 +256,7 @@ def test_teammate_variants_of_chronic_conditions(std):
         "STEMI": "I21.304",
         "脑溢血": "I61.902",
         "糖尿病": "E14.901",  # type not stated: E14, never a guessed E11
-        "CI": None,  # ambiguous abbreviation: unmapped
+        "CI": "I63.902",  # cerebral infarction: in the curated English list (issue 14)
     }
     got = {
         text: (r.diagnoses[0].code if r.diagnoses else None)
@@ -265,4 +274,5 @@ def test_curated_data_leads_into_the_pack(pack):
     ]
     assert dangling == []
     assert all(row.target_code in pack.names for row in pack.crosswalk.values())
-    assert len(pack.crosswalk) == 8
+    assert len(pack.crosswalk) >= 8
+    assert all(row.source for row in pack.crosswalk.values())  # every crosswalk row names its source

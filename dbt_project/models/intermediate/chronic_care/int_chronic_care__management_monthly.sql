@@ -1,19 +1,24 @@
--- 高血压/糖尿病规范管理, one row per person x condition x month (local definition, docs/indicators.md):
---   diagnosed: a visit with a principal diagnosis in the condition group (seeds/ref_diagnosis_categories)
---              on or before the end of the month;
+-- 高血压/2型糖尿病 management (国家基本公共卫生服务规范（第三版）, docs/indicators.md), one row per
+-- person x condition x month:
+--   diagnosed: a visit with a principal diagnosis in the programme's categories
+--              (seeds/ref_bphs_conditions: hypertension I10-I15, type 2 diabetes E11 + E14) on or
+--              before the end of the month;
 --   managed:   diagnosed and >= 1 chronic follow-up (type 2 慢病随访) in the trailing
---              management_window_months months (the month itself included);
---   standard:  managed, >= management_min_followups chronic follow-ups in that window, and the latest
---              follow-up under control (every limit in seeds/ref_control_targets.csv met; a missing
---              measurement is not under control).
+--              management_window_months months (the month itself included; the specification's 年内);
+--   standard (规范管理): managed and >= management_min_followups chronic follow-ups in that window;
+--   controlled (血压/血糖控制): the latest follow-up meets every limit in seeds/ref_control_targets.csv
+--              (a missing measurement is not controlled). Standard and controlled are independent.
 -- Attributed to the institution of the latest follow-up. Months: every month from the first
 -- to the last chronic follow-up.
 with
 
 visits as (
 
-    select * from {{ ref('int_visits__attributed') }}
-    where condition_group in ('hypertension', 'diabetes') and person_key is not null
+    select attributed.person_key, attributed.month_start, programmes.condition_group
+    from {{ ref('int_visits__attributed') }} as attributed
+    inner join {{ ref('ref_bphs_conditions') }} as programmes
+        on attributed.icd10_category = programmes.icd10_category
+    where attributed.person_key is not null
 
 ),
 
@@ -128,10 +133,7 @@ final as (
         latest.followups_in_window,
         coalesce(control_checks.all_limits_met, 0) = 1 as latest_controlled,
         true as is_managed,
-        (
-            latest.followups_in_window >= {{ var('management_min_followups') }}
-            and coalesce(control_checks.all_limits_met, 0) = 1
-        ) as is_standard_managed
+        latest.followups_in_window >= {{ var('management_min_followups') }} as is_standard_managed
 
     from latest
     left join control_checks

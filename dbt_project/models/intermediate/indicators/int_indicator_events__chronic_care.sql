@@ -1,4 +1,5 @@
--- 高血压/糖尿病规范管理率, attributed to the institution of the latest chronic follow-up.
+-- 高血压/2型糖尿病 规范管理率 and 管理人群血压/血糖控制率 (国家基本公共卫生服务规范（第三版）),
+-- attributed to the institution of the latest chronic follow-up.
 with
 
 management as (
@@ -46,6 +47,16 @@ final as (
     union all
 
     {{ sum_events('dm_standard_mgmt_rate', 'attributed', 'case when is_standard_managed then 1 else 0 end', '1',
+                  where="condition_group = 'diabetes'") }}
+
+    union all
+
+    {{ sum_events('htn_bp_control_rate', 'attributed', 'case when latest_controlled then 1 else 0 end', '1',
+                  where="condition_group = 'hypertension'") }}
+
+    union all
+
+    {{ sum_events('dm_glucose_control_rate', 'attributed', 'case when latest_controlled then 1 else 0 end', '1',
                   where="condition_group = 'diabetes'") }}
 
 )

@@ -1,6 +1,8 @@
 -- Referral process at the receiving side (platform referrals only: a discharge disposition has no
 -- acceptance step): 上转退回率 and its reasons, hours to acceptance and to arrival (median, p90),
--- 到诊率. Attributed to the receiving institution.
+-- 到诊率. Attributed to the receiving institution. Timeliness and 到诊率 mix up- and down-referrals
+-- (managed by different hospitals and policies): each also has rows with breakdown = direction
+-- ('up' / 'down'); the rows with breakdown null are both directions together.
 with
 
 referrals as (
@@ -60,6 +62,7 @@ final as (
                   institution='to_institution_code', county='to_county_code',
                   alliance='to_alliance_id', level='to_level_code') }}
 
+    {% for breakdown in [none, 'direction'] %}
     {% for indicator_id, measure in [
         ('hours_to_accept_median', 'hours_to_accept'),
         ('hours_to_accept_p90', 'hours_to_accept'),
@@ -68,7 +71,7 @@ final as (
     ] %}
     union all
 
-    {{ measure_events(indicator_id, 'referrals', measure,
+    {{ measure_events(indicator_id, 'referrals', measure, breakdown=breakdown,
                       institution='to_institution_code', county='to_county_code',
                       alliance='to_alliance_id', level='to_level_code') }}
     {% endfor %}
@@ -76,8 +79,10 @@ final as (
     union all
 
     {{ sum_events('arrival_rate', 'accepted', "case when final_status = 'arrived' then 1 else 0 end", '1',
+                  breakdown=breakdown,
                   institution='to_institution_code', county='to_county_code',
                   alliance='to_alliance_id', level='to_level_code') }}
+    {% endfor %}
 
 )
 

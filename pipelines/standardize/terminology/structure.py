@@ -1,0 +1,174 @@
+"""Structured reading of one diagnosis text before any matching: qualifiers and tumours.
+
+* Qualifiers (``qualifiers.csv``): ``高血压病史`` is the condition ``高血压病`` with the qualifier
+  ``history``; ``肺癌?`` / ``肺癌待查`` / ``疑似肺癌`` are ``suspected``; ``肺癌术后`` is
+  ``post_operative``; ``除外肺癌`` (``rule_out``) and ``否认高血压`` (``negated``) are not diagnoses.
+* Tumours (``tumour.yaml`` + ``tumour_sites.csv``): a malignant-tumour text is placed on the C code
+  of its site (longest site word in the text), and its morphology (ICD-O M-code such as
+  ``M814000/3 腺癌``) is kept beside it. An M-code is never a diagnosis.
+
+Every pattern, word and code is data in ``standard/terminology/``; nothing clinical lives here.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+
+import yaml
+
+from pipelines.standardize.terminology.normalize import match_key, normalize_text
+from pipelines.standardize.terminology.pack import TerminologyPack, is_morphology
+
+EXCLUDED_QUALIFIERS = frozenset({"rule_out", "negated"})  # default; the file's keeps_diagnosis decides
+
+
+@dataclass(frozen=True)
+class QualifierRule:
+    qualifier: str
+    position: str  # prefix | suffix
+    pattern: re.Pattern
+    keeps_diagnosis: bool
+    label_zh: str
+    label_en: str
+
+
+class Structure:
+    """Qualifier and tumour parsing over one pack's data files."""
+
+    def __init__(self, pack: TerminologyPack):
+        self.pack = pack
+        directory = pack.directory
+        self.rules: list[QualifierRule] = []
+        q_path = directory / pack.manifest.get("qualifiers", "qualifiers.csv")
+        if q_path.exists():
+            with q_path.open(encoding="utf-8", newline="") as fh:
+                for row in csv.DictReader(fh):
+                    self.rules.append(
+                        QualifierRule(
+                            row["qualifier"],
+                            row["position"],
+                            re.compile(row["pattern"]),
+                            row["keeps_diagnosis"].strip().lower() == "yes",
+                            row["label_zh"],
+                            row["label_en"],
+                        )
+                    )
+        self.excluded = {r.qualifier for r in self.rules if not r.keeps_diagnosis} or set(EXCLUDED_QUALIFIERS)
+        t_path = directory / pack.manifest.get("tumour", "tumour.yaml")
+        cfg = yaml.safe_load(t_path.read_text(encoding="utf-8")) if t_path.exists() else {}
+        self.tumour_version = str(cfg.get("version", ""))
+        self._malignant = re.compile(cfg["malignant_pattern"]) if cfg.get("malignant_pattern") else None
+        self._exclude = re.compile(cfg["exclude_pattern"]) if cfg.get("exclude_pattern") else None
+        self.sites: list[tuple[str, str]] = []  # (site word key, code), longest first
+        if cfg.get("sites"):
+            with (directory / cfg["sites"]).open(encoding="utf-8", newline="") as fh:
+                for line_no, row in enumerate(csv.DictReader(fh), start=2):
+                    code = row["target_code"].strip()
+                    if code not in pack.names or is_morphology(code):
+                        raise ValueError(
+                            f"{cfg['sites']}:{line_no}: {code!r} is not a diagnosis code of the pack"
+                        )
+                    self.sites.append((match_key(row["site_word"]), code))
+        self.sites.sort(key=lambda s: -len(s[0]))
+        self._site_code = dict(self.sites)
+        # morphology names of the pack (M-codes), longest first, plus spellings from tumour.yaml
+        morph: dict[str, str] = {}
+        for code, name in pack.names.items():
+            if is_morphology(code):
+                morph.setdefault(match_key(name), code)
+        for spelling, name in (cfg.get("morphology_synonyms") or {}).items():
+            code = morph.get(match_key(name))
+            if code:
+                morph.setdefault(match_key(spelling), code)
+        self.morphology = sorted(morph.items(), key=lambda kv: -len(kv[0]))
+
+    # ------------------------------------------------------------------ qualifiers
+    def qualifier(self, text: str) -> tuple[str, str | None]:
+        """(core text, qualifier or None). Prefix/suffix markers are removed until none is left; the
+        first one found names the qualifier. A marker that would leave nothing is not removed."""
+        core = normalize_text(text).strip()
+        found: str | None = None
+        changed = True
+        while changed:
+            changed = False
+            for rule in self.rules:
+                m = rule.pattern.search(core)
+                if not m:
+                    continue
+                rest = (core[: m.start()] + core[m.end() :]).strip(" :-,")
+                if len(match_key(rest)) < 2:
+                    continue
+                core = rest
+                found = found or rule.qualifier
+                changed = True
+        return core, found
+
+    def label(self, qualifier: str | None) -> tuple[str, str] | None:
+        for rule in self.rules:
+            if rule.qualifier == qualifier:
+                return rule.label_zh, rule.label_en
+        return None
+
+    # ------------------------------------------------------------------ tumours
+    def is_malignant_text(self, normalized: str) -> bool:
+        return bool(self._malignant and self._malignant.search(normalized))
+
+    def morphology_in(self, normalized: str) -> str | None:
+        """The most specific morphology term named in the text once its site word is taken out
+        (``肺腺癌`` -> ``M814000/3 腺癌``; ``乳腺癌`` -> ``M801000/3 癌``, not 腺癌)."""
+        if not self.is_malignant_text(normalized):
+            return None
+        key = match_key(normalized)
+        site = self._site_match(key)
+        if site is not None:
+            pos, site_key = site
+            key = key[:pos] + " " + key[pos + len(site_key) :]
+        for name_key, code in self.morphology:
+            if name_key and name_key in key:
+                return code
+        return None
+
+    def tumour_site(self, normalized: str) -> str | None:
+        """The site's C code for a malignant-tumour text, or None (not a tumour text, excluded
+        wording such as 转移/原位/良性, or no site word)."""
+        if not self.is_malignant_text(normalized):
+            return None
+        if self._exclude and self._exclude.search(normalized):
+            return None
+        key = match_key(normalized)
+        site = self._site_match(key)
+        if site is None:
+            return None
+        return self._specific_site(key, *site) or self._site_code[site[1]]
+
+    def _specific_site(self, key: str, pos: int, site_key: str) -> str | None:
+        """The most specific pack term ``<words around the site>恶性肿瘤`` the text names: laterality
+        and sub-site (``右肺`` -> 右肺恶性肿瘤, ``乙状结肠`` -> 乙状结肠恶性肿瘤), longest first."""
+        best: tuple[int, str] | None = None
+        end_site = pos + len(site_key)
+        for start in range(max(0, pos - 8), pos + 1):
+            for end in range(end_site, min(len(key), end_site + 4) + 1):
+                phrase = key[start:end]
+                if len(phrase) <= len(site_key):
+                    continue
+                # <phrase>恶性肿瘤 (右肺 -> 右肺恶性肿瘤), or the phrase itself when it names a
+                # malignant condition (急性淋巴细胞白血病)
+                for name in (phrase + "恶性肿瘤", phrase if self.is_malignant_text(phrase) else ""):
+                    code = self.pack.find_name(name) if name else None
+                    tumour = code and not is_morphology(code) and code[0] in "CD"
+                    if tumour and (best is None or len(phrase) > best[0]):
+                        best = (len(phrase), code)
+        return best[1] if best else None
+
+    def _site_match(self, key: str) -> tuple[int, str] | None:
+        """(position, site word) of the longest site word in the key (the earliest among equals)."""
+        best: tuple[int, int, str] | None = None  # (-length, position, site word)
+        for site_key, _code in self.sites:
+            pos = key.find(site_key)
+            if pos >= 0:
+                cand = (-len(site_key), pos, site_key)
+                if best is None or cand < best:
+                    best = cand
+        return (best[1], best[2]) if best else None
