@@ -215,9 +215,12 @@ def ensure_region(scale: str) -> Path:
     return base
 
 
+ENGINE = "duckdb"  # --engine: which engine `referral-warehouse run` uses (docs/scale-out.md)
+
+
 def fresh_run_dir(region: Path, scale: str) -> Path:
     """A run directory whose inbox/registry are the cached region's (symlinked, not copied)."""
-    run_dir = CACHE / f"run-{scale}"
+    run_dir = CACHE / (f"run-{scale}" if ENGINE == "duckdb" else f"run-{scale}-{ENGINE}")
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
@@ -233,7 +236,7 @@ def fresh_run_dir(region: Path, scale: str) -> Path:
 def pipeline_run(run_dir: Path, label: str) -> dict:
     env = {**os.environ, "RW_DATA_DIR": str(run_dir), "DAGSTER_HOME": str(run_dir / "dagster_home")}
     res = run_measured(
-        [str(BIN / "referral-warehouse"), "run", "--data-dir", str(run_dir)],
+        [str(BIN / "referral-warehouse"), "run", "--data-dir", str(run_dir), "--engine", ENGINE],
         env=env,
         log=run_dir / f"{label}.log",
     )
@@ -263,7 +266,7 @@ def bench_scale(scale: str, with_extras: bool) -> dict:
         full["ratio_to_limit"] = round(full["seconds"] / limit, 2)
         full["stage_ratio_to_limit"] = {k: round(v / limit, 2) for k, v in full.get("stages", {}).items()}
         full["rows_per_second"] = round(result["limit"]["rows"] / full["seconds"])
-    if with_extras and full["exit_code"] == 0:
+    if with_extras and full["exit_code"] == 0 and ENGINE == "duckdb":
         print(f"[{scale}] incremental day ...", flush=True)
         from pipelines.generate import generate_day
 
@@ -297,7 +300,7 @@ def markdown(report: dict) -> str:
     lines = [
         f"# Benchmark results — {report['date']}",
         "",
-        f"Machine: {report['machine']}. Command: `{report['command']}`.",
+        f"Machine: {report['machine']}. Engine: {report.get('engine', 'duckdb')}. Command: `{report['command']}`.",
         "",
         "| scale | input rows | input MB | limit (s) | pipeline (s) | ratio | rows/s | peak GiB | land | standardize | dbt build | checks | publish |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -395,26 +398,40 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--scales", default="small,medium,city", help="comma-separated scales to run")
+    parser.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="engine of the pipeline runs (spark: results go to <date>-spark.* and latest-spark.md; "
+        "no incremental run)",
+    )
     args = parser.parse_args()
+    global ENGINE
+    ENGINE = args.engine
     scales = [s.strip() for s in args.scales.split(",") if s.strip()]
     CACHE.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     report = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "machine": f"{platform.node()} · {os.cpu_count()} cores · {platform.python_version()} · duckdb {duckdb.__version__}",
+        "engine": ENGINE,
         "command": "make bench"
-        + ("" if args.scales == "small,medium,city" else f" BENCH_ARGS='--scales {args.scales}'"),
+        + (
+            ""
+            if args.scales == "small,medium,city" and ENGINE == "duckdb"
+            else f" BENCH_ARGS='{'' if ENGINE == 'duckdb' else '--engine ' + ENGINE + ' '}--scales {args.scales}'"
+        ),
         "scales": [],
     }
     for scale in scales:
         report["scales"].append(bench_scale(scale, with_extras=(scale == scales[-1])))
         (RESULTS / "partial.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     report["verdicts"] = verdicts(report)
-    stamp = dt.date.today().isoformat()
+    stamp = dt.date.today().isoformat() + ("" if ENGINE == "duckdb" else f"-{ENGINE}")
     (RESULTS / f"{stamp}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     md = markdown(report)
     (RESULTS / f"{stamp}.md").write_text(md)
-    (RESULTS / "latest.md").write_text(md)
+    (RESULTS / ("latest.md" if ENGINE == "duckdb" else f"latest-{ENGINE}.md")).write_text(md)
     (RESULTS / "partial.json").unlink(missing_ok=True)
     print(md)
     return 0

@@ -2,24 +2,22 @@
 
 One rule, one place: a count that describes people (patients, visits, referrals, bookings, cases)
 below ``SMALL_CELL`` is shown as ``<5``; a rate or average built on such a count is not shown; free
-text is scrubbed of anything that looks like a resident ID or phone number.
+text is scrubbed of resident IDs and phone numbers and personal values are masked by the project's one
+scrubber and one masking function (``pipelines.privacy``).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
 
 import pandas as pd
 
+from pipelines.privacy import mask, personal_data, scrub
+
 SMALL_CELL = 5
 SMALL_LABEL = "<5"
 SUPPRESSED_RATE = "（例数<5）"
-MASK = "***"
-
-# 18-digit resident ID (GB 11643, last char may be X), the old 15-digit form, mobile phones.
-_ID_OR_PHONE = re.compile(r"(?<!\d)(\d{17}[\dXx]|\d{15}|1[3-9]\d{9})(?![\dXx])")
 
 
 def _missing(x: object) -> bool:
@@ -96,10 +94,17 @@ def value_is_shown(
 
 
 def mask_text(text: object) -> object:
-    """Replace anything shaped like a resident ID or a mobile number in free text."""
+    """Free text with resident IDs and phone numbers replaced (``pipelines.privacy.scrub``)."""
     if _missing(text) or not isinstance(text, str):
         return text
-    return _ID_OR_PHONE.sub(MASK, text)
+    return scrub(text)
+
+
+def mask_personal(element: object, value: object) -> object:
+    """A raw value of a direct identifier as its shape only (``pipelines.privacy.mask``)."""
+    if _missing(value) or element not in personal_data().direct_identifiers:
+        return value
+    return mask(value)
 
 
 def mask_columns(df: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:

@@ -35,17 +35,19 @@ PAGES = {
 def published_as(snapshot_path: str | Path):
     """Point RW_PUBLISHED at a temp dir whose current.duckdb links to ``snapshot_path``."""
     snapshot_path = Path(snapshot_path).resolve()
-    old = os.environ.get("RW_PUBLISHED")
+    old = {k: os.environ.get(k) for k in ("RW_PUBLISHED", "RW_APP_DIR")}
     with tempfile.TemporaryDirectory(prefix="rw-timing-") as tmp:
         (Path(tmp) / "current.duckdb").symlink_to(snapshot_path)
         os.environ["RW_PUBLISHED"] = tmp
+        os.environ["RW_APP_DIR"] = str(Path(tmp) / "app")  # the timing session's audit log
         try:
             yield Path(tmp)
         finally:
-            if old is None:
-                os.environ.pop("RW_PUBLISHED", None)
-            else:
-                os.environ["RW_PUBLISHED"] = old
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
 
 def _render(page: str, timeout: float, cold: bool) -> tuple[float, list[str]]:
@@ -53,6 +55,7 @@ def _render(page: str, timeout: float, cold: bool) -> tuple[float, list[str]]:
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(APP), default_timeout=timeout)
+    at.session_state["rw_user"] = {"name": "timing", "role": "engineer"}  # logged in: every page opens
     at.switch_page(page)  # the page itself through app.py's st.navigation, nothing else
     # Untimed first run: AppTest's own per-instance setup (it scans every installed package for
     # Streamlit components, ~1-2 s here; a server does that once at start) and Python imports.

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 import altair as alt
+import auth
 import pandas as pd
 import privacy
 import streamlit as st
@@ -128,9 +129,10 @@ def show_table(
     name = title or key
     full = df if len(df) > MAX_SHOWN_ROWS else None
     c1, c2, _ = st.columns([1, 1, 4])
+    who = (auth.current_user(), st.session_state.get("rw_page"))  # the audit log records downloads
     c1.download_button(
         "下载 CSV",
-        functools.partial(_csv_of, shown, full, people_cols, mask_cols),
+        functools.partial(_csv_of, shown, full, people_cols, mask_cols, who, f"{name}.csv"),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"{key}_csv",
@@ -138,7 +140,7 @@ def show_table(
     )
     c2.download_button(
         "下载 Excel",
-        functools.partial(_excel_of, shown, full, people_cols, mask_cols, name),
+        functools.partial(_excel_of, shown, full, people_cols, mask_cols, name, who),
         file_name=f"{name}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"{key}_xlsx",
@@ -147,11 +149,13 @@ def show_table(
     return shown
 
 
-def _csv_of(shown, full, people_cols, mask_cols) -> bytes:
+def _csv_of(shown, full, people_cols, mask_cols, who=(None, None), what="") -> bytes:
+    auth.log_download(who[0], who[1], what)
     return to_csv_bytes(shown if full is None else for_display(full, people_cols, mask_cols))
 
 
-def _excel_of(shown, full, people_cols, mask_cols, name) -> bytes:
+def _excel_of(shown, full, people_cols, mask_cols, name, who=(None, None)) -> bytes:
+    auth.log_download(who[0], who[1], f"{name}.xlsx")
     return to_excel_bytes(shown if full is None else for_display(full, people_cols, mask_cols), name)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # (module, registering function): each module defines ``register(subparsers)``.
@@ -18,6 +19,7 @@ SUBCOMMANDS = [
     "pipelines.defs.cli",  # run
     "pipelines.publish.cli",  # indicators
     "pipelines.quality.cli",
+    "pipelines.users",  # users add|remove|list|audit (dashboard login)
 ]
 
 
@@ -44,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pipelines.settings import PRIVATE_UMASK
+
+    os.umask(PRIVATE_UMASK)  # every file the command creates is owner-only (0600 / 0700)
     parser = build_parser()
     args = parser.parse_args(argv)
     result = args.handler(args)

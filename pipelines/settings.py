@@ -86,10 +86,69 @@ class Paths:
         """The quality team's reviewed diagnosis mappings (CSV they edit)."""
         return _env_path("RW_REVIEWED_MAPPINGS", STANDARD_DIR / "mappings" / "reviewed_mappings.csv")
 
+    @property
+    def app_dir(self) -> Path:
+        """The dashboards' own state: users (bcrypt hashes) and the audit log. Never published."""
+        return _env_path("RW_APP_DIR", self.data_dir / "app")
+
+    @property
+    def private_dirs(self) -> tuple[Path, ...]:
+        """Folders holding personal data or secrets: owner-only (0700 folders, 0600 files)."""
+        return (
+            self.inbox,
+            self.warehouse.parent,
+            self.published_dir,
+            self.secrets_dir,
+            self.app_dir,
+            self.dagster_home,
+            self.truth,
+        )
+
     def ensure(self) -> Paths:
+        os.umask(PRIVATE_UMASK)
         for p in (self.inbox, self.warehouse.parent, self.published_dir, self.dagster_home, self.secrets_dir):
             p.mkdir(parents=True, exist_ok=True)
+        secure_tree(self)
         return self
+
+
+# Files this process creates are owner-only: 0600 files, 0700 folders.
+PRIVATE_UMASK = 0o077
+
+
+def secure_path(path: Path) -> list[str]:
+    """Make ``path`` owner-only (a folder recursively: 0700 folders, 0600 files; symlinks are left
+    alone, their targets are inside). Returns one line per mode changed."""
+    changed: list[str] = []
+    path = Path(path)
+    if not path.exists() or path.is_symlink():
+        return changed
+    todo = [path]
+    if path.is_dir():
+        todo += list(path.rglob("*"))
+    for p in todo:
+        if p.is_symlink():
+            continue
+        want = 0o700 if p.is_dir() else 0o600
+        try:
+            mode = p.stat().st_mode & 0o777
+            if mode != want:
+                os.chmod(p, want)
+                changed.append(f"{p}: {mode:04o} -> {want:04o}")
+        except OSError as exc:  # e.g. a file owned by another user: reported, not fatal
+            changed.append(f"{p}: cannot set {want:04o} ({exc})")
+    return changed
+
+
+def secure_tree(p: Paths) -> list[str]:
+    """Check and fix the modes of the data dir's private parts; the data dir itself becomes 0700."""
+    changed: list[str] = []
+    if p.data_dir.is_dir() and (p.data_dir.stat().st_mode & 0o777) != 0o700:
+        changed.append(f"{p.data_dir}: {p.data_dir.stat().st_mode & 0o777:04o} -> 0700")
+        os.chmod(p.data_dir, 0o700)
+    for d in p.private_dirs:
+        changed += secure_path(d)
+    return changed
 
 
 def paths(data_dir: str | Path | None = None) -> Paths:

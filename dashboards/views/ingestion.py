@@ -1,10 +1,13 @@
 """数据接入: files received, landed, rejected (with reasons), freshness per source."""
 
+import auth
 import pandas as pd
 import streamlit as st
 import ui
 
 import data
+
+auth.require("engineer", "数据接入")  # also enforced by the navigation (app.py)
 
 info = ui.page_header("数据接入", "各数据源收到、入库、拒收（含原因）的文件，以及各数据源的新鲜度。")
 L = data.labels()

@@ -1,12 +1,16 @@
 """数据质量: scorecards before vs after standardization, check history with deltas, quarantine, unmapped terms."""
 
 import altair as alt
+import auth
 import diagnosis_review
 import pandas as pd
+import privacy
 import streamlit as st
 import ui
 
 import data
+
+auth.require("quality", "数据质量")  # also enforced by the navigation (app.py)
 
 ui.page_header(
     "数据质量",
@@ -177,10 +181,8 @@ with tab_quar:
         ui.show_table(summary, key="dq_quar_sum", title="隔离原因汇总", mask_cols=["reason"])
         rows = data.quarantine_rows()
         if not ui.is_missing(rows, "隔离明细"):
-            personal = set(L["personal_elements"])
             rows["raw_value"] = [
-                "***" if el in personal else v
-                for el, v in zip(rows["element"], rows["raw_value"], strict=True)
+                privacy.mask_personal(el, v) for el, v in zip(rows["element"], rows["raw_value"], strict=True)
             ]
             rows["stage"] = rows["stage"].map({"land": "接入", "standardize": "标准化"}).fillna(rows["stage"])
             ui.show_table(

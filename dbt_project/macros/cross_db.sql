@@ -1,7 +1,8 @@
 {#-
   Cross-database helpers the marts need beyond dbt-core's own (dbt.datediff, dbt.dateadd,
   dbt.date_trunc, dbt.concat, dbt.cast ...). Each dispatches: default__ is ANSI-ish SQL, the
-  duckdb__ variant uses the DuckDB built-in. Add spark__/trino__ variants when the models move.
+  duckdb__ variant uses the DuckDB built-in, the spark__ variant the Spark SQL built-in (the Spark
+  engine, docs/scale-out.md). dbt-core's own date macros get spark__ overrides in spark_compat.sql.
 -#}
 
 {# 'YYYY-MM' label of a date or timestamp. #}
@@ -21,6 +22,10 @@
     strftime(cast({{ expr }} as timestamp), '%Y-%m')
 {%- endmacro %}
 
+{% macro spark__to_period(expr) -%}
+    date_format({{ expr }}, 'yyyy-MM')
+{%- endmacro %}
+
 {# Continuous percentile (0..1) as an aggregate. #}
 {% macro percentile_cont(expr, fraction) -%}
     {{ return(adapter.dispatch('percentile_cont', 'referral_warehouse')(expr, fraction)) }}
@@ -34,14 +39,20 @@
     quantile_cont({{ expr }}, {{ fraction }})
 {%- endmacro %}
 
-{# Hours between two timestamps, fractional (second precision). #}
+{# Spark's percentile() interpolates linearly between the closest ranks, as DuckDB's quantile_cont. #}
+{% macro spark__percentile_cont(expr, fraction) -%}
+    percentile({{ expr }}, {{ fraction }})
+{%- endmacro %}
+
+{# Hours between two timestamps, fractional (second precision). A double on every engine (an
+   integer divided by a decimal literal is a DECIMAL on Spark). #}
 {% macro hours_between(start_ts, end_ts) -%}
-    ({{ dbt.datediff(start_ts, end_ts, 'second') }} / 3600.0)
+    (cast({{ dbt.datediff(start_ts, end_ts, 'second') }} as {{ type_double() }}) / 3600.0)
 {%- endmacro %}
 
 {# Days between two timestamps, fractional (second precision). #}
 {% macro days_between(start_ts, end_ts) -%}
-    ({{ dbt.datediff(start_ts, end_ts, 'second') }} / 86400.0)
+    (cast({{ dbt.datediff(start_ts, end_ts, 'second') }} as {{ type_double() }}) / 86400.0)
 {%- endmacro %}
 
 {# First day of the month of a date/timestamp, as a date. #}
@@ -59,5 +70,9 @@
 {%- endmacro %}
 
 {% macro duckdb__type_double() -%}
+    double
+{%- endmacro %}
+
+{% macro spark__type_double() -%}
     double
 {%- endmacro %}

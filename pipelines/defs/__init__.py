@@ -8,6 +8,7 @@ import dagster as dg
 
 def build_definitions() -> dg.Definitions:
     from pipelines.defs import automation, ingest, publish, quality, standardize, warehouse
+    from pipelines.defs.engine import default_engine
     from pipelines.defs.resources import default_warehouse
 
     return dg.Definitions(
@@ -23,5 +24,9 @@ def build_definitions() -> dg.Definitions:
         jobs=[automation.warehouse_job],
         schedules=[automation.nightly_build],
         sensors=[automation.inbox_sensor],
-        resources={"warehouse": default_warehouse(), "dbt": warehouse.dbt_resource()},
+        resources={
+            "warehouse": default_warehouse(),
+            "dbt": warehouse.dbt_resource(),
+            "engine": default_engine(),
+        },
     )

@@ -35,11 +35,18 @@ def run_pipeline(
     months: list[str] | None = None,
     sources_dir: str | Path | None = None,
     wait: bool = False,
+    engine: str | None = None,
 ) -> bool:
     """Execute warehouse_job in-process on the persistent instance. Returns success.
 
     Holds the data dir's run lock (pipelines/runlock.py) from before anything is written until the
-    run has ended; raises RunLockHeld at once when another run holds it (or waits, ``wait=True``)."""
+    run has ended; raises RunLockHeld at once when another run holds it (or waits, ``wait=True``).
+
+    ``engine`` (duckdb | spark; default $RW_ENGINE, else duckdb) is what the job's ``engine``
+    resource resolves to for this run (pipelines.engines)."""
+    from pipelines.engines import resolve_engine
+
+    os.environ["RW_ENGINE"] = resolve_engine(engine)
     import uuid
 
     from pipelines.runlock import run_lock
@@ -107,6 +114,10 @@ def _run_locked(
                         f"  step {event.step_key} failed: {err.message.strip() if err else ''}",
                         file=sys.stderr,
                     )
+    from pipelines.settings import paths, secure_tree
+
+    for line in secure_tree(paths(data_dir)):
+        print(f"file mode fixed: {line}", file=sys.stderr)
     return result.success
 
 
@@ -137,7 +148,12 @@ def _handle_run(args: argparse.Namespace) -> int:
 
     try:
         ok = run_pipeline(
-            args.data_dir, args.source or None, args.month or None, args.sources_dir, wait=args.wait
+            args.data_dir,
+            args.source or None,
+            args.month or None,
+            args.sources_dir,
+            wait=args.wait,
+            engine=args.engine,
         )
     except RunLockHeld as exc:
         print(str(exc), file=sys.stderr)
@@ -169,5 +185,12 @@ def register(subparsers) -> None:
         "--wait",
         action="store_true",
         help="when another run holds the data dir, wait for it instead of exiting",
+    )
+    p.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default=None,
+        help="where the warehouse is built: duckdb (embedded, default) or spark (dbt-spark over a "
+        "Parquet lake; docs/scale-out.md). Default: $RW_ENGINE, else duckdb",
     )
     p.set_defaults(handler=_handle_run)

@@ -72,6 +72,8 @@ def published_snapshot(
             f"The previous snapshot stays in place.\n{lines}",
             metadata={"blocking_failures": dg.MetadataValue.md(lines)},
         )
+    from pipelines.settings import secure_tree
+
     path = publish(
         warehouse.paths.warehouse, warehouse.paths.published_dir, context.run_id, log=context.log.info
     )
@@ -82,11 +84,16 @@ def published_snapshot(
             f"published with {len(held)} refused file(s) holding back their source-period: "
             + "; ".join(f"{h[0]}/{h[2]} ({h[1] or '?'}): {h[3]}" for h in held)
         )
+    # every run checks and fixes the modes of the private files (warehouse, landing, snapshots, secret)
+    fixed = secure_tree(warehouse.paths)
+    for line in fixed:
+        context.log.warning(f"file mode fixed: {line}")
     return dg.MaterializeResult(
         metadata={
             "snapshot": str(path),
             "size_bytes": path.stat().st_size,
             "held_back_files": len(held),
             "held_back": dg.MetadataValue.md(table if held else "nothing held back"),
+            "file_modes_fixed": len(fixed),
         }
     )

@@ -10,6 +10,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from pipelines.defs.engine import EngineResource
 from pipelines.defs.resources import WarehouseResource
 from pipelines.settings import DBT_PROJECT_DIR
 
@@ -68,12 +69,24 @@ ensure_manifest()
     retry_policy=dg.RetryPolicy(max_retries=1, delay=5),
 )
 def warehouse_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    engine: EngineResource,
 ):
-    """`dbt build`: models, seeds (indicator registry) and tests, streamed as they finish."""
+    """`dbt build`: models, seeds (indicator registry) and tests, streamed as they finish.
+
+    Engine ``spark``: the lake is written first, dbt builds on Spark (dbt-spark), and the marts
+    come back into the DuckDB warehouse (pipelines.engines.spark.build)."""
     # dbt reads RW_WAREHOUSE (profiles.yml); DbtCliResource takes no env, so set it for this step only
-    previous = os.environ.get("RW_WAREHOUSE")
-    os.environ["RW_WAREHOUSE"] = str(warehouse.paths.warehouse)
+    env = {"RW_WAREHOUSE": str(warehouse.paths.warehouse)}
+    spark = engine.resolved == "spark"
+    if spark:
+        from pipelines.engines.spark import build as spark_build
+
+        env.update(spark_build.prepare(warehouse.paths, log=context.log.info))
+    previous = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
     targets = warehouse.paths.data_dir / "dbt_target"
     targets.mkdir(parents=True, exist_ok=True)
     _prune_targets(targets)
@@ -81,10 +94,13 @@ def warehouse_dbt_models(
         # per-run target/log folders under the data dir, not in the code checkout
         yield from dbt.cli(["build"], context=context, target_path=targets / context.run_id[:8]).stream()
     finally:
-        if previous is None:
-            os.environ.pop("RW_WAREHOUSE", None)
-        else:
-            os.environ["RW_WAREHOUSE"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    if spark:
+        spark_build.finish(warehouse.paths, log=context.log.info)
 
 
 def _prune_targets(targets: Path) -> None:

@@ -1,5 +1,14 @@
 """Publishing: an atomic, read-only snapshot that the dashboards read.
 
+Personal data (the one declaration: ``pii_class`` in the standard, read through
+``pipelines.privacy.personal_data``): a marts table with a person key, a record id (visit, referral,
+booking ...) or a quasi-identifier (sex, birth date, county of residence, age) is published twice:
+whole but masked in the schema ``restricted`` (person_key cut to 8 hex characters, birth dates to
+year-month; only the quality role's pages open it) and, without those columns, in ``marts``; a person
+dimension (``dim_*`` with a person key) and the quality drill-down samples only in ``restricted``. No table outside
+``restricted`` carries a person key, visit id or referral id (tested). Quarantined raw values of
+direct identifiers are masked (``privacy.mask``), of free text scrubbed (``privacy.scrub``).
+
 The pipeline writes ``warehouse.duckdb``; dashboards never open it. After a successful, checked
 run, the tables people may see (marts, quality results, masked ingestion metadata) are copied into
 a new file ``snapshots/<run_id>.duckdb`` and the symlink ``current.duckdb`` is swapped to it with
@@ -22,12 +31,14 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.settings import DUCKDB_MEMORY_LIMIT
+from pipelines.privacy import RESTRICTED_SCHEMA, mask_sql, personal_data, scrub_sql
+from pipelines.settings import DUCKDB_MEMORY_LIMIT, secure_path
 
-# schema in warehouse → schema in snapshot; tables copied whole (they hold no personal data)
+# schema in warehouse → schema in snapshot; personal columns split off into `restricted` (above)
 COPIED_SCHEMAS = {"marts": "marts", "quality": "quality"}
-# elements whose raw values are personal data: never shown, even in the quarantine
-PII_ELEMENTS = ("patient_id_number", "patient_name", "phone", "id_number", "name")
+PERSON_KEY_CHARS = 8
+# row-level drill-down tables published only in `restricted` (their rows carry record keys)
+RESTRICTED_TABLES = {("quality", "violation_samples")}
 KEEP_SNAPSHOTS = 3
 
 
@@ -47,10 +58,13 @@ def _tables(con: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> list[s
 
 
 def _mask_sql(element_col: str, value_col: str) -> str:
-    pii = ", ".join(f"'{e}'" for e in PII_ELEMENTS)
+    """A quarantined / outcome value: masked for direct identifiers, scrubbed for free text."""
+    pd_ = personal_data()
+    direct = ", ".join(f"'{e}'" for e in sorted(pd_.direct_identifiers))
+    free = ", ".join(f"'{e}'" for e in sorted(pd_.free_text))
     return (
-        f"case when {element_col} in ({pii}) and {value_col} is not null "
-        f"then '<已脱敏 ' || length({value_col}) || ' 字符>' else {value_col} end"
+        f"case when {element_col} in ({direct}) then {mask_sql(value_col)} "
+        f"when {element_col} in ({free}) then {scrub_sql(value_col)} else {value_col} end"
     )
 
 
@@ -75,6 +89,49 @@ def _previous_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(con.execute("select table_name, fingerprint from meta.table_fingerprints").fetchall())
 
 
+def _copy_table(con: duckdb.DuckDBPyConnection, src: str, dst_schema: str, t: str) -> list[str]:
+    """Copy one table, splitting personal columns off into `restricted`. Returns the tables written."""
+    pd_ = personal_data()
+    cols = [
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_catalog = 'wh' "
+            "and table_schema = ? and table_name = ? order by ordinal_position",
+            [src, t],
+        ).fetchall()
+    ]
+    classes = {c: pd_.column_class(c) for c in cols}
+    personal = [c for c, k in classes.items() if k != "none" and k != "free_text"]
+    if (src, t) in RESTRICTED_TABLES:  # row-level drill-down (masked upstream): restricted only
+        con.execute(f"create schema if not exists {RESTRICTED_SCHEMA}")
+        con.execute(f'create table {RESTRICTED_SCHEMA}."{t}" as select * from wh.{src}."{t}"')
+        return [f"{RESTRICTED_SCHEMA}.{t}"]
+    if dst_schema != "marts" or not personal:
+        con.execute(f'create table {dst_schema}."{t}" as select * from wh.{src}."{t}"')
+        return [f"{dst_schema}.{t}"]
+    masked = []
+    for c in cols:
+        k = classes[c]
+        if k == "pseudonym":
+            masked.append(f'left(CAST("{c}" AS VARCHAR), {PERSON_KEY_CHARS}) || \'…\' AS "{c}"')
+        elif k == "direct_identifier":
+            masked.append(f'{mask_sql(chr(34) + c + chr(34))} AS "{c}"')
+        elif k == "quasi_identifier" and c.startswith("birth_") and "date" in c:
+            masked.append(f'strftime(TRY_CAST("{c}" AS DATE), \'%Y-%m\') AS "{c}"')
+        else:
+            masked.append(f'"{c}"')
+    con.execute(f"create schema if not exists {RESTRICTED_SCHEMA}")
+    con.execute(f'create table {RESTRICTED_SCHEMA}."{t}" as select {", ".join(masked)} from wh.{src}."{t}"')
+    written = [f"{RESTRICTED_SCHEMA}.{t}"]
+    # a person dimension (dbt naming: dim_*, with a person key) has one row per person: restricted only
+    per_person = t.startswith("dim_") and any(k == "pseudonym" for k in classes.values())
+    kept = [f'"{c}"' for c in cols if c not in personal]
+    if not per_person and kept:
+        con.execute(f'create table marts."{t}" as select {", ".join(kept)} from wh.{src}."{t}"')
+        written.append(f"marts.{t}")
+    return written
+
+
 def build_snapshot(
     warehouse: Path, target: Path, run_id: str, required: tuple[str, ...] = (), previous: Path | None = None
 ) -> dict[str, int]:
@@ -96,19 +153,27 @@ def build_snapshot(
         for src_schema, dst_schema in COPIED_SCHEMAS.items():
             con.execute(f"create schema if not exists {dst_schema}")
             wanted = _tables(con, "wh", src_schema)
-            for t in _tables(con, con.execute("select current_database()").fetchone()[0], dst_schema):
+            here = con.execute("select current_database()").fetchone()[0]
+            for t in _tables(con, here, dst_schema):
                 if t not in wanted:
                     con.execute(f'drop table {dst_schema}."{t}"')
             for t in wanted:
-                name = f"{dst_schema}.{t}"
                 fp = _fingerprint(con, "wh", src_schema, t)
-                unchanged = before.get(name) == fp
-                if not unchanged:
-                    con.execute(
-                        f'create or replace table {dst_schema}."{t}" as select * from wh.{src_schema}."{t}"'
-                    )
-                fingerprints.append((name, fp, not unchanged))
-                counts[name] = con.execute(f'select count(*) from {dst_schema}."{t}"').fetchone()[0]
+                key = f"{src_schema}.{t}"
+                outputs = [f"{dst_schema}.{t}", f"{RESTRICTED_SCHEMA}.{t}"]
+                present = [o for o in outputs if o.split(".", 1)[1] in _tables(con, here, o.split(".", 1)[0])]
+                unchanged = before.get(key) == fp and bool(present)
+                if unchanged:
+                    written = present
+                else:
+                    for o in present:
+                        schema, name = o.split(".", 1)
+                        con.execute(f'drop table {schema}."{name}"')
+                    written = _copy_table(con, src_schema, dst_schema, t)
+                fingerprints.append((key, fp, not unchanged))
+                for w in written:
+                    schema, name = w.split(".", 1)
+                    counts[w] = con.execute(f'select count(*) from {schema}."{name}"').fetchone()[0]
         missing = [t for t in required if t not in counts]
         if missing:
             raise PublishError(
@@ -167,7 +232,7 @@ def publish(
 ) -> Path:
     """Build a snapshot and swap ``current.duckdb`` to it atomically. Returns the snapshot path."""
     snapshots = published_dir / "snapshots"
-    snapshots.mkdir(parents=True, exist_ok=True)
+    snapshots.mkdir(parents=True, exist_ok=True, mode=0o700)
     final = snapshots / f"{run_id}.duckdb"
     tmp = snapshots / f".{run_id}.duckdb.tmp"
     current = published_dir / "current.duckdb"
@@ -185,6 +250,8 @@ def publish(
         link_tmp.unlink()
     link_tmp.symlink_to(Path("snapshots") / final.name)
     os.replace(link_tmp, published_dir / "current.duckdb")
+    for line in secure_path(published_dir):
+        log(f"file mode fixed: {line}")
     log(f"published {final.name}: {len(counts)} tables")
     _prune(snapshots, keep=final)
     return final

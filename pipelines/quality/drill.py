@@ -2,7 +2,8 @@
 
 Rows are recomputed from the current warehouse with the same SQL that counted them, so what is
 listed is exactly what was counted. Resident ID numbers, names and phone numbers are never
-returned: an ID is shown only as its shape (digits as ``9``) and length, a ``person_key`` only as
+returned: an ID is shown only as its shape (``pipelines.privacy.mask``) and length, free text
+scrubbed (``pipelines.privacy.scrub``), a ``person_key`` only as
 its first 8 hex characters, a birth date only as year-month.
 """
 
@@ -14,6 +15,7 @@ import duckdb
 import pandas as pd
 
 from pipelines.ingest.registry import SourceConfig, load_sources
+from pipelines.privacy import mask_sql, personal_data, scrub_sql
 from pipelines.quality.catalogue import Catalogue, load_catalogue
 from pipelines.quality.rules import PII_ELEMENTS, frame_sql, lit, q, referenced_elements, relations_for_suite
 
@@ -37,6 +39,8 @@ def _masked_select(columns: list[str], available: set[str]) -> list[str]:
             name, expr = "birth_month", "strftime(TRY_CAST(birth_date AS DATE), '%Y-%m')"
         elif col in PII_ELEMENTS:
             continue
+        elif col in personal_data().free_text:
+            name, expr = col, scrub_sql(q(col))
         else:
             name, expr = col, q(col)
         if name in seen:
@@ -82,7 +86,7 @@ def violating_rows(
         select = _masked_select(cols, available)
         if "_id" in available:
             select += [
-                "regexp_replace(_id, '[0-9]', '9', 'g') AS id_shape",
+                f"{mask_sql('_id')} AS id_shape",
                 "length(_id) AS id_length",
                 "strftime(try_strptime(substr(_id, 7, 8), '%Y%m%d'), '%Y-%m') AS id_birth_month",
                 "CASE WHEN regexp_full_match(substr(_id, 17, 1), '[0-9]') THEN "

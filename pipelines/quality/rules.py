@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 import duckdb
 
 from pipelines.ingest.registry import SourceConfig
+from pipelines.privacy import personal_data
 from pipelines.quality.catalogue import Catalogue, CheckSpec, SuiteSpec
 
 # GB 11643-1999: weights of the first 17 digits; the check character is CHECK_CHARS[sum % 11].
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
-# Never shown in a drill-down: personal identifiers stay in the raw landing.
-PII_ELEMENTS = ("patient_id_number", "patient_name", "phone")
+# Never shown in a drill-down: personal identifiers stay in the raw landing (the one declaration:
+# pii_class in the standard's element registry, read through pipelines.privacy).
+PII_ELEMENTS = tuple(sorted(personal_data().direct_identifiers))
 ID_RULES = ("id_checksum", "id_sex_parity", "id_birth_date")
 
 

@@ -10,7 +10,7 @@ problem), all others to std.<entity>. Nothing is dropped: landed = std rows + qu
 Tables written (docs/design.md "DuckDB warehouse"), with these additions to the design's columns:
 - std.<entity>: canonical columns typed, without patient_id_number/patient_name/phone, plus person_key,
   the derived elements of standard/derived_elements.csv and lineage (source_id, file_id, row_number).
-- std.quarantine: raw_value is masked for PII elements (ends only); raw_record is NULL (the raw row
+- std.quarantine: raw_value is masked for PII elements (shape only: pipelines.privacy.mask); raw_record is NULL (the raw row
   stays in raw.<source>__<entity>, found by file_id and row_number).
 - std.value_outcomes: + first_seen/last_seen (raw.files.received_at); outcome also 'missing'; valid
   values of high-cardinality elements (IDs, date-times, numbers, identifiers) and every outcome of PII
@@ -36,8 +36,10 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines.ingest.registry import SourceConfig
+from pipelines.privacy import mask_sql
 from pipelines.standardize import fastpaths as fp
 from pipelines.standardize import normalizers as nz
+from pipelines.standardize import scrub
 from pipelines.standardize.secret import hmac_pads
 from pipelines.standardize.standard import (
     RECORD_KEYS,
@@ -373,7 +375,9 @@ class _Run:
             if kind in CACHED_NORMALIZERS and not e.pii
             else None
         )
-        if kind in ("date", "datetime"):
+        if scrub.applies(e):  # free text: IDs and phones scrubbed per distinct value
+            self.python_map(dist, m, scrub.normalize)
+        elif kind in ("date", "datetime"):
             fast = fp.datetime_fastpath_sql(dist, kind, b.date_formats, e.min, hi)
             self.python_map(
                 dist,
@@ -429,9 +433,10 @@ class _Run:
 
     def record_outcomes(self, entity: str, source_id: str, e: DataElement, dist: str, m: str) -> None:
         sentinel = ql(VALID_SENTINEL)
+        raw = scrub.outcome_raw_sql("d.raw") if scrub.applies(e) else "d.raw"
         base = (
             f"SELECT {ql(entity)} AS entity, {ql(e.element)} AS element, {ql(source_id)} AS source_id, "
-            f"CASE WHEN d.raw = {sentinel} THEN NULL ELSE d.raw END AS raw, m.value, "
+            f"CASE WHEN d.raw = {sentinel} THEN NULL ELSE {raw} END AS raw, m.value, "
             f"CASE WHEN d.raw = {sentinel} THEN 'valid' ELSE coalesce(m.outcome, 'missing') END AS outcome, "
             f"m.rule, m.reason_code, d.n, d.first_seen, d.last_seen FROM {dist} d LEFT JOIN {m} m ON d.raw = m.raw"
         )
@@ -481,6 +486,9 @@ class _Run:
                     ]
                 continue
             x = b.raw_sql
+            if scrub.applies(e):  # free text: the row's own patient name replaced before DISTINCT
+                nb = bindings.get("patient_name")
+                x = scrub.row_sql(x, nb.raw_sql if nb else None)
             pred_sql = self.valid_predicate(e, b, x)
             dist = self.tmp("dist")
             # values the predicate proves canonical are counted in one sentinel group, never mapped
@@ -821,7 +829,7 @@ class _Run:
                         name if name is not None else code,
                         principal,
                         status,
-                        method if status == "corrected" else None,
+                        scrub.with_rules(name, method if status == "corrected" else None),
                         None if status == "corrected" else "DIAGNOSIS_UNMAPPED",
                         n,
                         first,
@@ -887,7 +895,7 @@ class _Run:
             n = e.element
             raw = f"{qi(n + '__raw')}"
             if e.pii or e.normalizer == "id_number":
-                raw = _mask_sql(raw)
+                raw = mask_sql(raw)
             parts.append(
                 f"SELECT source_id, file_id, row_number, {ql(n)} AS element, {raw} AS raw_value, "
                 f"CASE WHEN {qi(n + '__oc')} = 'missing' THEN 'MISSING_REQUIRED' ELSE "
@@ -1122,15 +1130,6 @@ def decide_mode(con, standard_version: str, terminology_version: str, full: bool
     if ev != ENGINE_VERSION:
         return "full", f"standardize engine version {ev} -> {ENGINE_VERSION}"
     return "incremental", "same standard, terminology and engine versions"
-
-
-def _mask_sql(expr: str) -> str:
-    """SQL twin of normalizers.mask_pii."""
-    return (
-        f"CASE WHEN {expr} IS NULL THEN NULL WHEN length({expr}) <= 2 THEN repeat('*', length({expr})) "
-        f"WHEN length({expr}) <= 6 THEN left({expr}, 1) || repeat('*', length({expr}) - 1) "
-        f"ELSE left({expr}, 3) || repeat('*', length({expr}) - 5) || right({expr}, 2) END"
-    )
 
 
 def load_terminology(con, diagnosis) -> int:

@@ -486,15 +486,3 @@ def normalize_present(raw: str | None) -> Outcome:
     if s is None:
         return MISSING_OUTCOME
     return _result(raw, s, rules)
-
-
-def mask_pii(value: str | None) -> str | None:
-    """What the quarantine and value outcomes show instead of a PII value: length and ends only."""
-    if value is None:
-        return None
-    s = str(value)
-    if len(s) <= 2:
-        return "*" * len(s)
-    if len(s) <= 6:
-        return s[0] + "*" * (len(s) - 1)
-    return s[:3] + "*" * (len(s) - 5) + s[-2:]

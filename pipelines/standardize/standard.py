@@ -40,6 +40,11 @@ NORMALIZERS = {
     "person_key",
     "derived",
 }
+# What is personal (the one declaration: pipelines/privacy.py reads it for every consumer).
+# direct_identifier: never leaves the raw landing; quasi_identifier: identifies in combination
+# (sex, birth date, county of residence); free_text: scrubbed at standardization; pseudonym:
+# person_key; record_id: keys of person-level records (visit, referral ...); none.
+PII_CLASSES = ("direct_identifier", "quasi_identifier", "free_text", "pseudonym", "record_id", "none")
 # Entities exported by institutions (std.<entity> tables) and the record key of each.
 RECORD_KEYS: dict[str, tuple[str, ...]] = {
     "visits": ("institution_code", "visit_id"),
@@ -72,7 +77,7 @@ class DataElement:
     format: str
     value_domain: str
     required: bool
-    pii: bool
+    pii_class: str
     normalizer: str
     min: str
     max: str
@@ -81,6 +86,11 @@ class DataElement:
     @property
     def sql_type(self) -> str:
         return SQL_TYPES[self.data_type]
+
+    @property
+    def pii(self) -> bool:
+        """A direct identifier: its values never leave the raw landing."""
+        return self.pii_class == "direct_identifier"
 
 
 @dataclass(frozen=True)
@@ -183,17 +193,18 @@ def load_standard(directory: Path | str | None = None) -> Standard:
             raise StandardError(f"{where}: layer {r['layer']!r} not in {sorted(LAYERS)}")
         if r["normalizer"] not in NORMALIZERS:
             raise StandardError(f"{where}: normalizer {r['normalizer']!r} unknown")
-        if r["required"] not in ("Y", "N") or r["pii"] not in ("Y", "N"):
-            raise StandardError(f"{where}: required/pii must be Y or N")
+        if r["required"] not in ("Y", "N"):
+            raise StandardError(f"{where}: required must be Y or N")
+        if r["pii_class"] not in PII_CLASSES:
+            raise StandardError(f"{where}: pii_class {r['pii_class']!r} not in {list(PII_CLASSES)}")
         key = (r["entity"], r["element"])
         if key in seen:
             raise StandardError(f"{where}: duplicate (entity, element)")
         seen.add(key)
         elements.append(
             DataElement(
-                **{k: r[k] for k in r if k not in ("required", "pii")},
+                **{k: r[k] for k in r if k != "required"},
                 required=r["required"] == "Y",
-                pii=r["pii"] == "Y",
             )
         )
     values = [
@@ -253,7 +264,10 @@ def render_markdown(std: Standard) -> str:
         "no national identifier was confirmed. Value domains: `GBT2261.1`, `CV..` = WS 364; `LCV..` = local.",
         "",
         "Required (必填): a row whose required element is missing or invalid goes to the quarantine. "
-        "PII (隐私): never leaves the raw landing; persons are keyed by `person_key` (HMAC-SHA256).",
+        "PII (个人信息, `pii_class`): `direct_identifier` never leaves the raw landing (persons are keyed by "
+        "`person_key`, HMAC-SHA256, class `pseudonym`); `free_text` is scrubbed of resident IDs, phone numbers "
+        "and the patient's own name at standardization; `quasi_identifier` and `record_id` stay in the "
+        "`restricted` schema of the published snapshot.",
         "",
     ]
     for entity in dict.fromkeys(e.entity for e in std.elements):
@@ -269,7 +283,7 @@ def render_markdown(std: Standard) -> str:
             lines.append(
                 f"| `{e.element}` | {e.de_id} | {_md_escape(e.name_zh)} | {_md_escape(e.name_en)} | {e.data_type} "
                 f"| {_md_escape(e.format)} | {e.value_domain} | {'Y' if e.required else ''} "
-                f"| {'Y' if e.pii else ''} | {rng} | {e.layer} |"
+                f"| {'' if e.pii_class == 'none' else e.pii_class} | {rng} | {e.layer} |"
             )
         lines.append("")
     lines += ["## 值域 Value domains", ""]

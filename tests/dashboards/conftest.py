@@ -15,7 +15,16 @@ for p in (str(DASHBOARDS), str(HERE)):  # the app's own modules (data, privacy, 
     if p not in sys.path:
         sys.path.insert(0, p)
 
+from apptest_auth import as_role  # noqa: E402
 from fixture_warehouse import build_fixture_warehouse, publish  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def app_dir(tmp_path, monkeypatch) -> Path:
+    """Users and the audit log of the app under test live in a temp dir, never in data/app."""
+    d = tmp_path / "app"
+    monkeypatch.setenv("RW_APP_DIR", str(d))
+    return d
 
 
 @pytest.fixture(scope="session")
@@ -38,8 +47,8 @@ def open_page(published):
     """Render a page of the real app (entry point + st.navigation) and return the AppTest."""
     from streamlit.testing.v1 import AppTest
 
-    def _open(page: str | None = None):
-        at = AppTest.from_file(str(APP), default_timeout=30)
+    def _open(page: str | None = None, role: str = "engineer"):
+        at = as_role(AppTest.from_file(str(APP), default_timeout=30), role)
         if page:
             at.switch_page(f"views/{page}.py")
         at.run()

@@ -1,5 +1,6 @@
-"""The app served as `make serve` serves it, driven by headless Debian Chromium: every page loads,
-shows its numbers, renders its charts, fetches nothing from outside the machine, and is screenshotted.
+"""The app served as `make serve` serves it, driven by headless Debian Chromium: the user logs in,
+every page loads (through the sidebar navigation of the logged-in session), shows its numbers,
+renders its charts, fetches nothing from outside the machine, and is screenshotted.
 
 Screenshots go to tmp_path; with RW_UPDATE_SCREENSHOTS=1 they replace docs/screenshots/*.png.
 """
@@ -20,8 +21,11 @@ from pathlib import Path
 import pytest
 from fixture_warehouse import build_fixture_warehouse, publish
 
+from pipelines import users
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+LOGIN_PASSWORD = "browser-test-password"
 
 # url_path (app.py) -> texts the page must show (metrics and captions are DOM text; table cells are
 # drawn on a canvas, so they are asserted in the AppTests instead)
@@ -84,6 +88,7 @@ def served_app(tmp_path):
     data_dir = tmp_path / "data"
     snapshot = build_fixture_warehouse(data_dir / "published" / "snapshots" / "run-20250702.duckdb")
     publish(data_dir / "published", snapshot)
+    users.add_user("demo_engineer", "engineer", LOGIN_PASSWORD, app_dir=data_dir / "app")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RW_")}
     env.update(RW_DATA_DIR=str(data_dir), HOME=str(tmp_path))
@@ -167,8 +172,26 @@ def test_every_page_in_headless_chromium(served_app, browser, tmp_path):
     shots.mkdir(parents=True, exist_ok=True)
     seen: dict[str, str] = {}
     charts: dict[str, int] = {}
+    # log in: a session holds the login, so the pages are opened through the sidebar navigation
+    browser.get(served_app)
+    wait = WebDriverWait(browser, 45, poll_frequency=0.25)
+    wait.until(lambda d: "请登录" in d.find_element(By.TAG_NAME, "body").text, message="login form")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, 'input[type="password"]')), message="inputs")
+    assert "基层诊疗量占比" not in browser.find_element(By.TAG_NAME, "body").text
+    browser.find_element(By.CSS_SELECTOR, 'input[type="text"]').send_keys("demo_engineer")
+    browser.find_element(By.CSS_SELECTOR, 'input[type="password"]').send_keys(LOGIN_PASSWORD)
+    next(b for b in browser.find_elements(By.TAG_NAME, "button") if b.text.strip() == "登录").click()
+    wait.until(
+        lambda d: "当前用户：demo_engineer" in d.find_element(By.TAG_NAME, "body").text, message="login"
+    )
     for url_path, texts in PAGES.items():
-        browser.get(f"{served_app}/{'' if url_path == 'overview' else url_path}")  # the default page is at /
+        href = served_app + ("/" if url_path == "overview" else f"/{url_path}")  # the default page is at /
+        link = next(
+            a
+            for a in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNavLink"]')
+            if a.get_attribute("href").rstrip("/") == href.rstrip("/")
+        )
+        link.click()
         wait = WebDriverWait(browser, 45, poll_frequency=0.25)
         for text in texts:
             wait.until(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from apptest_auth import as_role
 from fixture_warehouse import build_fixture_warehouse, publish
 
 PARTIAL_DETAIL = "his_b（数据截至 2025-06-01）"
@@ -72,7 +73,7 @@ def open_completeness_page(completeness_snapshot, monkeypatch):
     app = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
 
     def _open(page: str | None = None):
-        at = AppTest.from_file(str(app), default_timeout=30)
+        at = as_role(AppTest.from_file(str(app), default_timeout=30), "engineer")
         if page:
             at.switch_page(f"views/{page}.py")
         at.run()

@@ -283,7 +283,12 @@ def test_quality_scorecards_history_quarantine_and_worklist(open_page):
         row(fitness, 数据集市表="fct_visits")["适用性结论"] == "适用（有警告）"
     )  # latest run, not run 1's 不适用
     quarantine = frame_with(at, "原始值（已脱敏）", "行号")
-    assert quarantine["原始值（已脱敏）"].tolist() == ["***", "***", "2025-13-45", "联系电话***"]
+    assert quarantine["原始值（已脱敏）"].tolist() == [
+        "999999********999A",  # masked upstream: shape only (pipelines.privacy.mask)
+        "999999999999999999",  # unmasked upstream: masked here by the same function
+        "2025-13-45",
+        "联系电话[电话]",
+    ]
     worklist = frame_with(at, "出现次数", "原始值（已脱敏）", "来源")
     assert worklist[["原始值（已脱敏）", "出现次数"]].values.tolist()[0] == ["高血压病III期", 37]
     text = all_text(at)

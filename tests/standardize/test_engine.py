@@ -49,7 +49,7 @@ def test_quarantine_one_row_per_problem_with_reason(run):
         "ORDER BY row_number",
     )
     assert got == [
-        ("canon", "fa", 3, "standardize", "patient_id_number", "360*************72", "ID_BAD_CHECKSUM"),
+        ("canon", "fa", 3, "standardize", "patient_id_number", "999999999999999999", "ID_BAD_CHECKSUM"),
         ("canon", "fa", 4, "standardize", "visit_datetime", "2025-02-30 10:00:00", "DATE_IMPOSSIBLE"),
         ("canon", "fa", 5, "standardize", "institution_code", "X999", "INSTITUTION_UNKNOWN"),
         ("canon", "fa", 6, "standardize", "visit_id", "V1", "DUPLICATE_KEY"),

@@ -387,12 +387,6 @@ def test_text_keeps_chinese_punctuation_and_joins_split_words():
     assert nz.normalize_identifier("12345.0") == nz.Outcome("12345", "corrected", "excel_float")
 
 
-def test_mask_pii_keeps_only_ends():
-    assert nz.mask_pii("360426199101010071") == "360*************71"
-    assert nz.mask_pii("张三") == "**"
-    assert nz.mask_pii(None) is None
-
-
 def test_excel_serial_boundaries():
     assert nz.normalize_datetime("19999", kind="date").reason_code == "INVALID_FORMAT"
     assert nz.normalize_datetime("20000", kind="date").value == (

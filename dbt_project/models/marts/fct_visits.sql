@@ -1,13 +1,15 @@
+{#- Spark (Parquet tables, rebuilt whole by the Spark engine): a table; row-level delete needs a
+    table format such as Delta (docs/scale-out.md). -#}
 {{
     config(
-        materialized='incremental',
+        materialized=('table' if target.type == 'spark' else 'incremental'),
         incremental_strategy='delete+insert',
         unique_key='period',
         on_schema_change='append_new_columns',
-        post_hook=[
+        post_hook=([] if target.type == 'spark' else [
             "delete from {{ this }} where file_id is not null and file_id not in
              (select distinct file_id from {{ ref('stg_std__visits') }} where file_id is not null)"
-        ]
+        ])
     )
 }}
 -- depends_on: {{ ref('stg_std__visits') }}
