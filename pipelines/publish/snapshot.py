@@ -14,12 +14,18 @@ run, the tables people may see (marts, quality results, masked ingestion metadat
 a new file ``snapshots/<run_id>.duckdb`` and the symlink ``current.duckdb`` is swapped to it with
 ``os.replace`` (atomic on POSIX). A reader that opened the old snapshot keeps reading it; a failed
 or blocked run never touches ``current.duckdb``.
+
+Incremental: the new snapshot starts as a file copy of the current one; a marts/quality table whose
+fingerprint (columns and types, row count, sum of row hashes, read from the warehouse) equals the one
+recorded in the current snapshot's ``meta.table_fingerprints`` is kept as it is, the others are
+copied again, tables gone from the warehouse are dropped. The atomic swap is unchanged.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -60,6 +66,27 @@ def _mask_sql(element_col: str, value_col: str) -> str:
         f"case when {element_col} in ({direct}) then {mask_sql(value_col)} "
         f"when {element_col} in ({free}) then {scrub_sql(value_col)} else {value_col} end"
     )
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> str:
+    """Columns and types, row count and the sum of the rows' hashes of one table (order-independent)."""
+    cols = con.execute(
+        "select string_agg(column_name || ' ' || data_type, ', ' order by ordinal_position) "
+        "from information_schema.columns where table_catalog = ? and table_schema = ? and table_name = ?",
+        [catalog, schema, table],
+    ).fetchone()[0]
+    n, total = con.execute(
+        f'select count(*), coalesce(sum(hash(t)::hugeint), 0) from {catalog}.{schema}."{table}" t'
+    ).fetchone()
+    return f"{cols}|{n}|{total}"
+
+
+def _previous_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    if "table_fingerprints" not in _tables(
+        con, con.execute("select current_database()").fetchone()[0], "meta"
+    ):
+        return {}
+    return dict(con.execute("select table_name, fingerprint from meta.table_fingerprints").fetchall())
 
 
 def _copy_table(con: duckdb.DuckDBPyConnection, src: str, dst_schema: str, t: str) -> list[str]:
@@ -106,21 +133,47 @@ def _copy_table(con: duckdb.DuckDBPyConnection, src: str, dst_schema: str, t: st
 
 
 def build_snapshot(
-    warehouse: Path, target: Path, run_id: str, required: tuple[str, ...] = ()
+    warehouse: Path, target: Path, run_id: str, required: tuple[str, ...] = (), previous: Path | None = None
 ) -> dict[str, int]:
-    """Write a fresh snapshot file from the warehouse. Returns row counts per copied table."""
+    """Write a snapshot file from the warehouse, starting from a copy of ``previous`` (the current
+    snapshot) when given: its unchanged marts/quality tables are not copied again. Returns row counts
+    per published marts/quality table; meta.table_fingerprints says which were copied in this run."""
     if target.exists():
         target.unlink()
+    if previous is not None and previous.exists():
+        shutil.copyfile(previous, target)
     con = duckdb.connect(str(target), config={"memory_limit": DUCKDB_MEMORY_LIMIT})
     counts: dict[str, int] = {}
     try:
+        before = _previous_fingerprints(con)
+        for schema in ("ingest", "meta"):  # small, always rebuilt
+            con.execute(f"drop schema if exists {schema} cascade")
         con.execute(f"attach '{warehouse}' as wh (read_only)")
+        fingerprints: list[tuple[str, str, bool]] = []
         for src_schema, dst_schema in COPIED_SCHEMAS.items():
             con.execute(f"create schema if not exists {dst_schema}")
-            for t in _tables(con, "wh", src_schema):
-                for written in _copy_table(con, src_schema, dst_schema, t):
-                    schema, name = written.split(".", 1)
-                    counts[written] = con.execute(f'select count(*) from {schema}."{name}"').fetchone()[0]
+            wanted = _tables(con, "wh", src_schema)
+            here = con.execute("select current_database()").fetchone()[0]
+            for t in _tables(con, here, dst_schema):
+                if t not in wanted:
+                    con.execute(f'drop table {dst_schema}."{t}"')
+            for t in wanted:
+                fp = _fingerprint(con, "wh", src_schema, t)
+                key = f"{src_schema}.{t}"
+                outputs = [f"{dst_schema}.{t}", f"{RESTRICTED_SCHEMA}.{t}"]
+                present = [o for o in outputs if o.split(".", 1)[1] in _tables(con, here, o.split(".", 1)[0])]
+                unchanged = before.get(key) == fp and bool(present)
+                if unchanged:
+                    written = present
+                else:
+                    for o in present:
+                        schema, name = o.split(".", 1)
+                        con.execute(f'drop table {schema}."{name}"')
+                    written = _copy_table(con, src_schema, dst_schema, t)
+                fingerprints.append((key, fp, not unchanged))
+                for w in written:
+                    schema, name = w.split(".", 1)
+                    counts[w] = con.execute(f'select count(*) from {schema}."{name}"').fetchone()[0]
         missing = [t for t in required if t not in counts]
         if missing:
             raise PublishError(
@@ -158,6 +211,11 @@ def build_snapshot(
             "create table meta.publish_info as select ? as run_id, ?::timestamp as published_at, ? as warehouse_version",
             [run_id, dt.datetime.now().replace(microsecond=0), "1"],
         )
+        con.execute(
+            "create table meta.table_fingerprints (table_name varchar, fingerprint varchar, copied boolean)"
+        )
+        if fingerprints:
+            con.executemany("insert into meta.table_fingerprints values (?, ?, ?)", fingerprints)
         con.execute("detach wh")
         con.execute("checkpoint")
     finally:
@@ -177,8 +235,10 @@ def publish(
     snapshots.mkdir(parents=True, exist_ok=True, mode=0o700)
     final = snapshots / f"{run_id}.duckdb"
     tmp = snapshots / f".{run_id}.duckdb.tmp"
+    current = published_dir / "current.duckdb"
+    previous = current.resolve() if current.is_symlink() else None
     try:
-        counts = build_snapshot(warehouse, tmp, run_id, required=required)
+        counts = build_snapshot(warehouse, tmp, run_id, required=required, previous=previous)
         os.replace(tmp, final)
     except BaseException:
         # a failed publish leaves nothing behind: current.duckdb still points at the previous snapshot

@@ -68,6 +68,7 @@ def _run(args: argparse.Namespace) -> int:
             load_or_create_secret(p.secrets_dir),
             entities=args.entity or None,
             diagnosis=False if args.no_diagnosis else None,
+            full=args.full,
         )
     finally:
         con.close()
@@ -148,6 +149,9 @@ def register(subparsers) -> None:
     run.add_argument("--entity", action="append", help="only this entity (repeatable)")
     run.add_argument(
         "--no-diagnosis", action="store_true", help="skip diagnosis mapping (columns stay empty)"
+    )
+    run.add_argument(
+        "--full", action="store_true", help="rebuild std.* from every landed row (default: only new files)"
     )
     run.set_defaults(handler=_run)
 

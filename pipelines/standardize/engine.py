@@ -26,6 +26,8 @@ Tables written (docs/design.md "DuckDB warehouse"), with these additions to the 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -107,6 +109,28 @@ CREATE TABLE IF NOT EXISTS std.row_outcomes (
     n_rows BIGINT, first_seen TIMESTAMP, last_seen TIMESTAMP
 )"""
 OUTCOME_SCHEMA = pa.schema([(c, pa.string()) for c in fp.OUTCOME_COLUMNS])
+# Bump when a change of this module changes what a given raw row standardizes to: the next run is
+# then a full rebuild (std.standardize_runs), like a change of the standard's or terminology's version.
+ENGINE_VERSION = "1"
+RUNS_DDL = """
+CREATE TABLE IF NOT EXISTS std.standardize_runs (
+    run_id BIGINT, started_at TIMESTAMP, finished_at TIMESTAMP, mode VARCHAR, reason VARCHAR,
+    standard_version VARCHAR, terminology_version VARCHAR, engine_version VARCHAR,
+    files_new BIGINT, files_removed BIGINT, detail VARCHAR
+)"""
+LEDGER_DDL = """
+CREATE TABLE IF NOT EXISTS std.standardized_files (entity VARCHAR, source_id VARCHAR, file_id VARCHAR)"""
+CACHE_DDL = """
+CREATE TABLE IF NOT EXISTS std.normalizer_cache (
+    cache_key VARCHAR, raw VARCHAR, value VARCHAR, outcome VARCHAR, rule VARCHAR, reason_code VARCHAR
+)"""
+
+
+CACHED_NORMALIZERS = {"domain", "institution", "county_code", "date", "datetime", "integer", "decimal"}
+
+
+class _NeedsFull(Exception):
+    """An incremental entity run found rows it cannot add without touching earlier files' rows."""
 
 
 def qi(name: str) -> str:
@@ -140,6 +164,9 @@ class StandardizeReport:
     unmapped_terms: int = 0
     diagnosis_available: bool = True
     seconds: float = 0.0
+    mode: str = "full"
+    mode_reason: str = ""
+    detail: list[str] = field(default_factory=list)
 
     @property
     def reconciles(self) -> bool:
@@ -255,6 +282,13 @@ class _Run:
         self.n = 0
         self.synonyms = {v.domain_id: std.synonym_map(v.domain_id) for v in std.domain_values}
         self.institutions = self._institution_lookup()
+        # incremental entity runs: the temp table of the file ids to stage (None: every landed row),
+        # and where their value/row outcomes go before they are merged into std.*
+        self.scope: str | None = None
+        self.vo = "std.value_outcomes"
+        self.ro = "std.row_outcomes"
+        inst = hashlib.sha256(json.dumps(sorted(self.institutions.items())).encode()).hexdigest()[:16]
+        self.cache_prefix = f"{ENGINE_VERSION}|{std.version}|inst:{inst}"
 
     def tmp(self, prefix: str) -> str:
         self.n += 1
@@ -289,8 +323,16 @@ class _Run:
     # -- distinct values -> mapping tables -------------------------------------------------------
 
     def python_map(
-        self, dist: str, map_table: str, fn: Callable[[str], nz.Outcome], fast_sql: str | None = None
+        self,
+        dist: str,
+        map_table: str,
+        fn: Callable[[str], nz.Outcome],
+        fast_sql: str | None = None,
+        cache_key: str | None = None,
     ):
+        """Map the distinct raw values of ``dist``: the SQL fast path, then std.normalizer_cache (values
+        mapped by an earlier run with the same normalizer, parameters, standard and engine version),
+        then the Python normalizer for the rest, whose outcomes are added to the cache."""
         con = self.con
         if fast_sql:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {map_table} AS {fast_sql}")
@@ -298,6 +340,14 @@ class _Run:
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {map_table} (raw VARCHAR, value VARCHAR, outcome VARCHAR, "
                 "rule VARCHAR, reason_code VARCHAR)"
+            )
+        key = f"{self.cache_prefix}|{cache_key}" if cache_key else None
+        if key:
+            con.execute(
+                f"INSERT INTO {map_table} SELECT c.raw, c.value, c.outcome, c.rule, c.reason_code "
+                f"FROM std.normalizer_cache c SEMI JOIN {dist} d ON d.raw = c.raw WHERE c.cache_key = ? "
+                f"AND NOT EXISTS (SELECT 1 FROM {map_table} m WHERE m.raw = c.raw)",
+                [key],
             )
         rest = con.execute(
             f"SELECT d.raw FROM {dist} d WHERE d.raw IS NOT NULL AND d.raw <> {ql(VALID_SENTINEL)} AND NOT EXISTS "
@@ -315,6 +365,8 @@ class _Run:
             arrow = pa.table(cols, schema=OUTCOME_SCHEMA)
             con.register("_std_rest", arrow)
             con.execute(f"INSERT INTO {map_table} SELECT * FROM _std_rest")
+            if key:
+                con.execute("INSERT INTO std.normalizer_cache SELECT ?, * FROM _std_rest", [key])
             con.unregister("_std_rest")
 
     def build_map(self, dist: str, b: Binding, entity: str) -> str:
@@ -322,6 +374,14 @@ class _Run:
         m = self.tmp("map")
         kind = e.normalizer
         hi = "" if e.max == RECEIVED else e.max
+        # std.normalizer_cache holds raw values: only for elements that carry no personal data
+        ck = (
+            json.dumps(
+                [kind, e.value_domain, e.min, e.max, b.date_formats, b.value_map], sort_keys=True, default=str
+            )
+            if kind in CACHED_NORMALIZERS and not e.pii
+            else None
+        )
         if scrub.applies(e):  # free text: IDs and phones scrubbed per distinct value
             self.python_map(dist, m, scrub.normalize)
         elif kind in ("date", "datetime"):
@@ -331,28 +391,31 @@ class _Run:
                 m,
                 lambda r: nz.normalize_datetime(r, kind=kind, formats=b.date_formats, lo=e.min, hi=hi),
                 fast,
+                ck,
             )
         elif kind == "id_number":
-            self.python_map(dist, m, nz.normalize_resident_id, fp.resident_id_fastpath_sql(dist))
+            self.python_map(dist, m, nz.normalize_resident_id, fp.resident_id_fastpath_sql(dist), ck)
             other = m + "_other"
-            self.python_map(dist, other, nz.normalize_other_document)
+            self.python_map(dist, other, nz.normalize_other_document, cache_key=None)
         elif kind == "identifier":
-            self.python_map(dist, m, nz.normalize_identifier)
+            self.python_map(dist, m, nz.normalize_identifier, cache_key=ck)
         elif kind in ("integer", "decimal"):
-            self.python_map(dist, m, lambda r: nz.normalize_number(r, kind=kind, lo=e.min, hi=e.max))
+            self.python_map(
+                dist, m, lambda r: nz.normalize_number(r, kind=kind, lo=e.min, hi=e.max), cache_key=ck
+            )
         elif kind == "domain":
             syn = self.synonyms[e.value_domain]
-            self.python_map(dist, m, lambda r: nz.normalize_code(r, syn, b.value_map))
+            self.python_map(dist, m, lambda r: nz.normalize_code(r, syn, b.value_map), cache_key=ck)
         elif kind == "institution":
-            self.python_map(dist, m, lambda r: nz.normalize_institution(r, self.institutions))
+            self.python_map(dist, m, lambda r: nz.normalize_institution(r, self.institutions), cache_key=ck)
         elif kind == "phone":
-            self.python_map(dist, m, nz.normalize_phone)
+            self.python_map(dist, m, nz.normalize_phone, cache_key=ck)
         elif kind == "county_code":
-            self.python_map(dist, m, nz.normalize_county_code)
+            self.python_map(dist, m, nz.normalize_county_code, cache_key=ck)
         elif kind == "pii_drop":
-            self.python_map(dist, m, nz.normalize_present)
+            self.python_map(dist, m, nz.normalize_present, cache_key=ck)
         else:  # text, diagnosis (diagnosis texts are mapped per (name, code) pair later)
-            self.python_map(dist, m, nz.normalize_text)
+            self.python_map(dist, m, nz.normalize_text, cache_key=ck)
         return m
 
     def valid_predicate(self, e: DataElement, b: Binding, x: str) -> str | None:
@@ -397,7 +460,7 @@ class _Run:
             )
         else:
             sql = base
-        self.con.execute(f"INSERT INTO std.value_outcomes {sql}")
+        self.con.execute(f"INSERT INTO {self.vo} {sql}")
 
     # -- one entity ----------------------------------------------------------------------------------
 
@@ -493,12 +556,13 @@ class _Run:
             + " ".join(joins)
         )
 
-    @staticmethod
-    def with_files(raw_name: str) -> str:
-        """The raw rows with their file's arrival time and name (YAML constants can depend on it)."""
+    def with_files(self, raw_name: str) -> str:
+        """The raw rows with their file's arrival time and name (YAML constants can depend on it); in an
+        incremental entity run only the rows of the files in scope."""
+        where = f" WHERE r._file_id IN (SELECT file_id FROM {self.scope})" if self.scope else ""
         return (
             f"(SELECT r.*, f.received_at AS _std_received_at, f.file_name AS _std_file_name "
-            f"FROM {raw_name} r LEFT JOIN _std_files f ON r._file_id = f.file_id)"
+            f"FROM {raw_name} r LEFT JOIN _std_files f ON r._file_id = f.file_id{where})"
         )
 
     def run_entity(self, entity: str) -> EntityReport:
@@ -562,6 +626,64 @@ class _Run:
         ).fetchall()[0]
         con.execute(f"DROP TABLE {stage}")
         rep.seconds = time.perf_counter() - t0
+        return rep
+
+    def raw_files(self, entity: str) -> set[tuple[str, str]]:
+        """(source_id, file_id) of every file with rows in the entity's raw tables."""
+        out: set[tuple[str, str]] = set()
+        for source_id in sorted(self.sources):
+            if self.table_exists("raw", f"{source_id}__{entity}"):
+                raw_name = f"raw.{qi(source_id + '__' + entity)}"
+                out |= {
+                    (source_id, f)
+                    for (f,) in self.con.execute(f"SELECT DISTINCT _file_id FROM {raw_name}").fetchall()
+                }
+        return out
+
+    def unchanged_report(self, entity: str) -> EntityReport:
+        """The report of an entity no new or removed file touched: its std rows stay as they are."""
+        rep = EntityReport(entity)
+        for source_id in sorted(self.sources):
+            if self.table_exists("raw", f"{source_id}__{entity}"):
+                rep.sources.append(source_id)
+                rep.landed += self.con.execute(
+                    f"SELECT count(*) FROM raw.{qi(source_id + '__' + entity)}"
+                ).fetchall()[0][0]
+        rep.std_rows = self.con.execute(f"SELECT count(*) FROM std.{qi(entity)}").fetchall()[0][0]
+        rep.quarantined_rows, rep.problems = self.con.execute(
+            "SELECT count(DISTINCT (source_id, file_id, row_number)), count(*) FROM std.quarantine WHERE entity = ?",
+            [entity],
+        ).fetchall()[0]
+        return rep
+
+    def run_entity_full(self, entity: str) -> EntityReport:
+        self.scope, self.vo, self.ro = None, "std.value_outcomes", "std.row_outcomes"
+        self.con.execute("DELETE FROM std.value_outcomes WHERE entity = ?", [entity])
+        self.con.execute("DELETE FROM std.row_outcomes WHERE entity = ?", [entity])
+        rep = self.run_entity(entity)
+        _reaggregate_outcomes(self.con, entity)
+        return rep
+
+    def run_entity_incremental(self, entity: str, new_files: set[tuple[str, str]]) -> EntityReport:
+        """Stage only the rows of ``new_files``; append them to std.<entity>, std.quarantine and the
+        outcome tables. Raises _NeedsFull (nothing written) when a new row repeats an earlier key."""
+        con = self.con
+        con.execute("CREATE OR REPLACE TEMP TABLE _std_scope (source_id VARCHAR, file_id VARCHAR)")
+        con.executemany("INSERT INTO _std_scope VALUES (?, ?)", sorted(new_files))
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _std_vo_new AS SELECT * FROM std.value_outcomes WHERE false"
+        )
+        con.execute("CREATE OR REPLACE TEMP TABLE _std_ro_new AS SELECT * FROM std.row_outcomes WHERE false")
+        self.scope, self.vo, self.ro = "_std_scope", "_std_vo_new", "_std_ro_new"
+        try:
+            rep = self.run_entity(entity)
+        finally:
+            self.scope, self.vo, self.ro = None, "std.value_outcomes", "std.row_outcomes"
+            for t in ("_std_stage_" + entity, "_std_stage0_" + entity):
+                con.execute(f"DROP TABLE IF EXISTS {t}")
+        con.execute("INSERT INTO std.value_outcomes SELECT * FROM _std_vo_new")
+        con.execute("INSERT INTO std.row_outcomes SELECT * FROM _std_ro_new")
+        _reaggregate_outcomes(con, entity)
         return rep
 
     @staticmethod
@@ -664,14 +786,14 @@ class _Run:
             if flag not in cols:
                 continue
             con.execute(
-                "INSERT INTO std.row_outcomes SELECT ?, ?, source_id, ?, ?, ?, count(*), "
+                f"INSERT INTO {self.ro} SELECT ?, ?, source_id, ?, ?, ?, count(*), "
                 f"min(_received_at), max(_received_at) FROM {stage} WHERE {flag} GROUP BY source_id",
                 [entity, element, outcome, rule, reason],
             )
         for e in elements:
             if e.max == RECEIVED:
                 con.execute(
-                    "INSERT INTO std.row_outcomes SELECT ?, ?, source_id, 'invalid', NULL, "
+                    f"INSERT INTO {self.ro} SELECT ?, ?, source_id, 'invalid', NULL, "
                     f"'FUTURE_DATE', count(*), min(_received_at), max(_received_at) FROM {stage} "
                     f"WHERE {qi(e.element + '__rc')} = 'FUTURE_DATE' GROUP BY source_id",
                     [entity, e.element],
@@ -692,7 +814,7 @@ class _Run:
         ).fetchall()
         results = self.diagnosis.standardize_many([(p[0], p[1]) for p in pairs]) if pairs else []
         con.execute(
-            "INSERT INTO std.value_outcomes SELECT ?, 'diagnosis_name', source_id, NULL, NULL, 'missing', NULL, NULL, "
+            f"INSERT INTO {self.vo} SELECT ?, 'diagnosis_name', source_id, NULL, NULL, 'missing', NULL, NULL, "
             f"count(*), min(_received_at), max(_received_at) FROM {stage} "
             "WHERE diagnosis_name IS NULL AND diagnosis_code IS NULL GROUP BY source_id",
             [entity],
@@ -737,14 +859,15 @@ class _Run:
         # per-source frequencies: split counts by source
         if outcome_rows:
             per_source = con.execute(
-                f"SELECT diagnosis_name, diagnosis_code, source_id, count(*) FROM {stage} "
-                "WHERE diagnosis_name IS NOT NULL OR diagnosis_code IS NOT NULL GROUP BY ALL"
+                f"SELECT diagnosis_name, diagnosis_code, source_id, count(*), min(_received_at), max(_received_at) "
+                f"FROM {stage} WHERE diagnosis_name IS NOT NULL OR diagnosis_code IS NOT NULL GROUP BY ALL"
             ).fetchall()
-            counts = {(a, b, s): n for a, b, s, n in per_source}
+            # count, first and last seen of each pair in each source (not across the sources)
+            counts = {(a, b, s): (n, first, last) for a, b, s, n, first, last in per_source}
             fixed = []
             pair_keys = [(p[0], p[1]) for p in pairs for _ in p[3].split(",")]
             for key, row in zip(pair_keys, outcome_rows, strict=True):
-                fixed.append((*row[:8], counts[(key[0], key[1], row[2])], *row[9:]))
+                fixed.append((*row[:8], *counts[(key[0], key[1], row[2])]))
             schema = pa.schema(
                 [
                     ("entity", pa.string()),
@@ -764,7 +887,7 @@ class _Run:
                 [dict(zip(schema.names, r, strict=True)) for r in fixed], schema=schema
             )
             con.register("_std_dx_out", tbl)
-            con.execute("INSERT INTO std.value_outcomes SELECT * FROM _std_dx_out")
+            con.execute(f"INSERT INTO {self.vo} SELECT * FROM _std_dx_out")
             con.unregister("_std_dx_out")
         types = {
             "seq": pa.int32(),
@@ -834,7 +957,23 @@ class _Run:
                   ON s.source_id = p.source_id AND s.file_id = p.file_id AND s.row_number = p.row_number
             ) WHERE rn > 1"""
         )
-        con.execute("DELETE FROM std.quarantine WHERE entity = ?", [entity])
+        if self.scope:
+            # a new row with the record key of a row already in std.<entity>: which one wins depends on
+            # both files, so the entity is rebuilt in full
+            match = " AND ".join(f"t.{qi(k)} IS NOT DISTINCT FROM s.{qi(k)}" for k in key)
+            clash = con.execute(
+                f"SELECT count(*) FROM {stage} s ANTI JOIN {problems} p ON s.source_id = p.source_id "
+                "AND s.file_id = p.file_id AND s.row_number = p.row_number "
+                f"WHERE EXISTS (SELECT 1 FROM std.{qi(entity)} t WHERE {match})"
+            ).fetchall()[0][0]
+            if clash:
+                raise _NeedsFull(f"{clash} new rows repeat the record key of earlier files' rows")
+            con.execute(
+                f"DELETE FROM std.quarantine WHERE entity = ? AND file_id IN (SELECT file_id FROM {self.scope})",
+                [entity],
+            )
+        else:
+            con.execute("DELETE FROM std.quarantine WHERE entity = ?", [entity])
         con.execute(
             f"""INSERT INTO std.quarantine
             SELECT p.file_id, p.source_id, {ql(entity)}, p.row_number, 'standardize', p.element, p.raw_value,
@@ -931,8 +1070,13 @@ class _Run:
                 ]
         out += ["s.source_id", "s.file_id", "s.row_number"]
         problems = f"_std_problems_{entity}"
+        verb = (
+            f"INSERT INTO std.{qi(entity)} BY NAME"
+            if self.scope
+            else f"CREATE OR REPLACE TABLE std.{qi(entity)} AS"
+        )
         con.execute(
-            f"CREATE OR REPLACE TABLE std.{qi(entity)} AS SELECT {', '.join(out)} FROM {stage} s "
+            f"{verb} SELECT {', '.join(out)} FROM {stage} s "
             + " ".join(joins)
             + f" ANTI JOIN {problems} p ON s.source_id = p.source_id AND s.file_id = p.file_id "
             "AND s.row_number = p.row_number"
@@ -948,7 +1092,63 @@ class _Run:
                 else f"SELECT NULL::VARCHAR AS visit_id, NULL::VARCHAR AS institution_code, NULL::INTEGER AS seq, "
                 f"{cols} WHERE false"
             )
-            con.execute(f"CREATE OR REPLACE TABLE std.visit_diagnoses AS {body}")
+            if self.scope and dx is not None:
+                # the new visits' diagnoses (no clash with earlier rows' keys: checked in quarantine())
+                con.execute(
+                    f"INSERT INTO std.visit_diagnoses BY NAME {body} "
+                    f"WHERE v.file_id IN (SELECT file_id FROM {self.scope})"
+                )
+            elif not self.scope:
+                con.execute(f"CREATE OR REPLACE TABLE std.visit_diagnoses AS {body}")
+
+
+def _reaggregate_outcomes(con, entity: str) -> None:
+    """One row per outcome key in std.value_outcomes / std.row_outcomes (counts summed, first/last seen
+    widened): the same table whether the rows came in one full run or in several incremental ones."""
+    for table, keys in (
+        (
+            "std.value_outcomes",
+            "entity, element, source_id, raw_value, normalized_value, outcome, rule, reason_code",
+        ),
+        ("std.row_outcomes", "entity, element, source_id, outcome, rule, reason_code"),
+    ):
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _std_agg AS SELECT {keys}, CAST(sum(n_rows) AS BIGINT) AS n_rows, "
+            f"min(first_seen) AS first_seen, max(last_seen) AS last_seen FROM {table} WHERE entity = ? "
+            f"GROUP BY {keys}",
+            [entity],
+        )
+        con.execute(f"DELETE FROM {table} WHERE entity = ?", [entity])
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _std_agg")
+        con.execute("DROP TABLE _std_agg")
+
+
+def _terminology_version(diagnosis: Any) -> str:
+    pack = getattr(diagnosis, "pack", None) if diagnosis is not None else None
+    if diagnosis is None:
+        return "none"
+    return f"{getattr(pack, 'pack_id', None)}@{getattr(pack, 'version', None)}"
+
+
+def decide_mode(con, standard_version: str, terminology_version: str, full: bool) -> tuple[str, str]:
+    """('full' | 'incremental', why): full on the first run, on request, or when the standard's, the
+    terminology's or this engine's version differs from the last successful run's."""
+    if full:
+        return "full", "full rebuild requested"
+    last = con.execute(
+        "SELECT standard_version, terminology_version, engine_version FROM std.standardize_runs "
+        "ORDER BY run_id DESC LIMIT 1"
+    ).fetchall()
+    if not last:
+        return "full", "first run"
+    sv, tv, ev = last[0]
+    if sv != standard_version:
+        return "full", f"standard version {sv} -> {standard_version}"
+    if tv != terminology_version:
+        return "full", f"terminology version {tv} -> {terminology_version}"
+    if ev != ENGINE_VERSION:
+        return "full", f"standardize engine version {ev} -> {ENGINE_VERSION}"
+    return "incremental", "same standard, terminology and engine versions"
 
 
 def load_terminology(con, diagnosis) -> int:
@@ -993,12 +1193,19 @@ def standardize_all(
     log=print,
     standard: Standard | None = None,
     diagnosis: Any = None,
+    full: bool = False,
 ) -> StandardizeReport:
     """(Re)build std.<entity> (for ``entities``, default all), std.visit_diagnoses, std.quarantine,
     std.value_outcomes, std.row_outcomes, std.unmapped_terms, ref.data_elements, ref.value_domains, ref.reason_codes,
     ref.terminology
     from the raw landing. ``diagnosis``: a DiagnosisStandardizer (default: the real one; False: skip
-    diagnosis mapping, the derived diagnosis columns stay NULL)."""
+    diagnosis mapping, the derived diagnosis columns stay NULL).
+
+    Incremental by file (``full`` False and the versions of the last successful run in
+    std.standardize_runs unchanged): per entity only the files landed since that run are staged and
+    appended; an entity without new or removed files is left as it is; an entity with a replaced or
+    withdrawn file, or whose new rows repeat an earlier row's record key, is rebuilt in full. Each run
+    is recorded in std.standardize_runs (mode, reason, per-entity detail)."""
     t0 = time.perf_counter()
     std = standard or default_standard()
     if diagnosis is None:
@@ -1016,6 +1223,13 @@ def standardize_all(
     con.execute(QUARANTINE_DDL)
     con.execute(OUTCOMES_DDL)
     con.execute(ROW_OUTCOMES_DDL)
+    con.execute(RUNS_DDL)
+    con.execute(LEDGER_DDL)
+    con.execute(CACHE_DDL)
+    started = con.execute("SELECT current_timestamp::TIMESTAMP").fetchall()[0][0]
+    term_version = _terminology_version(diagnosis)
+    mode, reason = decide_mode(con, std.version, term_version, full)
+    log(f"standardize: {mode} run ({reason})")
     run = _Run(con, sources, secret, std, log, diagnosis)
     if run.table_exists("raw", "files"):
         con.execute(
@@ -1027,10 +1241,40 @@ def standardize_all(
             "CREATE OR REPLACE TEMP TABLE _std_files (file_id VARCHAR, received_at TIMESTAMP, file_name VARCHAR)"
         )
     report = StandardizeReport(std.version, diagnosis_available=diagnosis is not None)
+    detail: list[str] = []
+    n_new = n_removed = 0
     for entity in wanted:
-        con.execute("DELETE FROM std.value_outcomes WHERE entity = ?", [entity])
-        con.execute("DELETE FROM std.row_outcomes WHERE entity = ?", [entity])
-        rep = run.run_entity(entity)
+        files = run.raw_files(entity)
+        known = {
+            (a, b)
+            for a, b in con.execute(
+                "SELECT source_id, file_id FROM std.standardized_files WHERE entity = ?", [entity]
+            ).fetchall()
+        }
+        new, removed = files - known, known - files
+        n_new, n_removed = n_new + len(new), n_removed + len(removed)
+        if mode == "full" or not run.table_exists("std", entity):
+            rep = run.run_entity_full(entity)
+            detail.append(f"{entity}: full")
+        elif not new and not removed:
+            rep = run.unchanged_report(entity)
+            detail.append(f"{entity}: unchanged")
+        elif removed:
+            rep = run.run_entity_full(entity)
+            detail.append(f"{entity}: full ({len(removed)} replaced or withdrawn files)")
+        else:
+            try:
+                rep = run.run_entity_incremental(entity, new)
+                detail.append(f"{entity}: +{len(new)} files")
+            except _NeedsFull as why:
+                rep = run.run_entity_full(entity)
+                detail.append(f"{entity}: full ({why})")
+        con.execute("DELETE FROM std.standardized_files WHERE entity = ?", [entity])
+        if files:
+            con.executemany(
+                "INSERT INTO std.standardized_files VALUES (?, ?, ?)",
+                [(entity, a, b) for a, b in sorted(files)],
+            )
         report.entities[entity] = rep
         log(
             f"standardize {entity}: landed {rep.landed} -> std {rep.std_rows} + quarantined {rep.quarantined_rows} "
@@ -1057,6 +1301,22 @@ def standardize_all(
     report.visit_diagnoses = con.execute("SELECT count(*) FROM std.visit_diagnoses").fetchall()[0][0]
     report.unmapped_terms = con.execute("SELECT count(*) FROM std.unmapped_terms").fetchall()[0][0]
     report.seconds = time.perf_counter() - t0
+    report.mode, report.mode_reason, report.detail = mode, reason, detail
+    con.execute(
+        "INSERT INTO std.standardize_runs SELECT coalesce(max(run_id), 0) + 1, ?, current_timestamp::TIMESTAMP, "
+        "?, ?, ?, ?, ?, ?, ?, ? FROM std.standardize_runs",
+        [
+            started,
+            mode,
+            reason,
+            std.version,
+            term_version,
+            ENGINE_VERSION,
+            n_new,
+            n_removed,
+            "; ".join(detail),
+        ],
+    )
     if not report.reconciles:
         log(f"standardize: ROW COUNTS DO NOT RECONCILE: {report}")
     return report

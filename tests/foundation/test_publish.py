@@ -81,3 +81,34 @@ def test_reader_keeps_old_snapshot_open_across_swap(tmp_path):
     fresh = duckdb.connect(str(out / "current.duckdb"), read_only=True)
     assert fresh.execute("select run_id from meta.publish_info").fetchone()[0] == "run2"
     fresh.close()
+
+
+def test_unchanged_tables_are_not_copied_again(tmp_path):
+    wh = tmp_path / "warehouse.duckdb"
+    make_warehouse(wh)
+    out = tmp_path / "published"
+    publish(wh, out, "run1", log=lambda _: None)
+    con = duckdb.connect(str(wh))
+    con.execute("update marts.indicator_values set value = 62.5")  # a new month's recomputation
+    con.execute("create table quality.file_results as select 'f1' as file_id")
+    con.execute("drop table quality.check_results")
+    con.close()
+    snap = publish(wh, out, "run2", log=lambda _: None)
+    con = duckdb.connect(str(snap), read_only=True)
+    try:
+        copied = con.execute("select table_name, copied from meta.table_fingerprints order by 1").fetchall()
+        value = con.execute("select value from marts.indicator_values").fetchall()
+        quality = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'quality' order by 1"
+        ).fetchall()
+        files = con.execute("select count(*) from ingest.files").fetchone()
+    finally:
+        con.close()
+    assert copied == [
+        ("marts.indicator_registry", False),
+        ("marts.indicator_values", True),
+        ("quality.file_results", True),
+    ]
+    assert value == [(62.5,)]
+    assert quality == [("file_results",)]  # the dropped table left the snapshot too
+    assert files == (1,)

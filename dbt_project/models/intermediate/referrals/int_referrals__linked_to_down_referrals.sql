@@ -1,3 +1,5 @@
+{{ linking_config() }}
+-- depends_on: {{ ref('int_referrals__touched_persons') }}
 -- Each up-referral linked to the down-referral that follows it: the first down-referral (either
 -- origin) of the same person requested in (up request, up request + down_referral_window_days],
 -- from any institution.
@@ -6,6 +8,7 @@ with
 referrals as (
 
     select * from {{ ref('int_referrals__unioned') }}
+    where 1 = 1 {{ touched_persons_only('person_key') }}
 
 ),
 
@@ -27,6 +30,7 @@ candidates as (
 
     select
         ups.referral_id,
+        ups.person_key,
         downs.referral_id as down_referral_id,
         downs.requested_at as down_requested_at,
         row_number() over (
@@ -46,6 +50,7 @@ final as (
 
     select
         referral_id,
+        cast(coalesce(person_key, '-') as {{ dbt.type_string() }}) as person_scope,
         down_referral_id as next_down_referral_id,
         down_requested_at as next_down_referral_at
 

@@ -1,3 +1,5 @@
+{{ linking_config() }}
+-- depends_on: {{ ref('int_referrals__touched_persons') }}
 -- 检查结果互认 proxy: for each referral, the major exam (CT/MR/DR/US) the person had at the sending
 -- institution in [request - repeat_exam_window_days, request], and whether the same exam type was
 -- done again at the receiving institution in [arrival, arrival + repeat_exam_window_days].
@@ -7,6 +9,7 @@ with
 referrals as (
 
     select * from {{ ref('int_referrals__unioned') }}
+    where 1 = 1 {{ touched_persons_only('person_key') }}
 
 ),
 
@@ -77,6 +80,7 @@ final as (
 
     select
         located.referral_id,
+        cast(coalesce(located.person_key, '-') as {{ dbt.type_string() }}) as person_scope,
         count(distinct prior_exams.major_exam_code) > 0 as had_prior_major_exam,
         count(distinct repeated.major_exam_code) > 0 as repeated_major_exam
 
@@ -85,7 +89,7 @@ final as (
         on located.referral_id = prior_exams.referral_id
     left join repeated
         on located.referral_id = repeated.referral_id
-    group by located.referral_id
+    group by located.referral_id, located.person_key
 
 )
 

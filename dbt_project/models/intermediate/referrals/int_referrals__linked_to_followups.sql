@@ -1,3 +1,5 @@
+{{ linking_config() }}
+-- depends_on: {{ ref('int_referrals__touched_persons') }}
 -- Each referral linked to the family-doctor contact and the follow-ups after it.
 --   anchor: down-referral = accepted_at, else requested_at (when the primary side received it);
 --           up-referral   = arrival (recorded, else the linked receiving visit), else requested_at.
@@ -11,6 +13,7 @@ with
 referrals as (
 
     select * from {{ ref('int_referrals__unioned') }}
+    where 1 = 1 {{ touched_persons_only('person_key') }}
 
 ),
 
@@ -108,6 +111,7 @@ final as (
 
     select
         anchored.referral_id,
+        cast(coalesce(anchored.person_key, '-') as {{ dbt.type_string() }}) as person_scope,
         anchored.anchor_at,
         contacts.fd_contact_followup_id,
         contacts.fd_contact_at,

@@ -1,3 +1,5 @@
+{{ linking_config() }}
+-- depends_on: {{ ref('int_referrals__touched_persons') }}
 -- Each referral linked to the visit or admission it led to at the receiving side: the first visit of
 -- the same person (person_key) starting in [request, request + receiving_visit_window_days] at
 -- the referral's receiving institution. An inpatient referral prefers an admission. For a referral
@@ -12,6 +14,7 @@ referrals as (
 
     select * from {{ ref('int_referrals__unioned') }}
     where coalesce(final_status, 'requested') not in ('returned', 'cancelled')
+    {{ touched_persons_only('person_key') }}
 
 ),
 
@@ -32,6 +35,7 @@ candidates as (
 
     select
         referrals.referral_id,
+        referrals.person_key,
         visits.visit_key,
         visits.visit_id,
         visits.institution_code,
@@ -70,6 +74,7 @@ final as (
 
     select
         referral_id,
+        cast(coalesce(person_key, '-') as {{ dbt.type_string() }}) as person_scope,
         visit_key as receiving_visit_key,
         visit_id as receiving_visit_id,
         institution_code as receiving_institution_code,

@@ -1,0 +1,37 @@
+{#-
+  Incremental referral linking (models/intermediate/referrals/int_referrals__linked_to_*): every
+  link depends only on rows of the referral's own person (and on reference data, fingerprinted in
+  int_referrals__file_persons), so a build re-derives the links of the persons in
+  int_referrals__touched_persons and keeps the rest. The pre-hook deletes the touched persons' rows
+  (also those whose referrals vanished), the model appends their new rows. `this` is none in a unit
+  test: a unit test renders the full build.
+-#}
+
+{# The model config of an incremental linking model. #}
+{% macro linking_config() -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_touched_link_rows() }}"
+    ) }}
+{%- endmacro %}
+
+{# `and <person is touched>` in an incremental build; nothing in a full build. #}
+{% macro touched_persons_only(person_expr) -%}
+    {%- if this is not none and is_incremental() %}
+    and (
+        exists (select 1 from {{ ref('int_referrals__touched_persons') }} where person_scope = '*')
+        or coalesce({{ person_expr }}, '-') in (select person_scope from {{ ref('int_referrals__touched_persons') }})
+    )
+    {%- endif %}
+{%- endmacro %}
+
+{# Pre-hook: remove the touched persons' links before the model appends them again. #}
+{% macro delete_touched_link_rows() -%}
+    {%- if this is not none and is_incremental() -%}
+    delete from {{ this }}
+    where exists (select 1 from {{ ref('int_referrals__touched_persons') }} where person_scope = '*')
+       or person_scope in (select person_scope from {{ ref('int_referrals__touched_persons') }})
+    {%- endif -%}
+{%- endmacro %}
