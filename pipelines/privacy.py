@@ -229,7 +229,7 @@ def scrub_sql_steps(expr: str, name_expr: str | None = None) -> dict[str, str]:
 def name_replace_sql(expr: str, name_expr: str) -> str:
     """SQL: ``expr`` with the (trimmed) name ``name_expr`` replaced by ``[姓名]``; a name shorter than
     two characters (or missing) replaces nothing."""
-    n = f"trim(CAST({name_expr} AS VARCHAR))"
+    n = f"trim(CAST({name_expr} AS VARCHAR), ' ')"  # spaces only, as str.strip(" ") in scrub_steps
     placeholders = ", ".join(f"'{p}'" for p in SCRUB_KINDS.values())
     return (
         f"CASE WHEN length({n}) >= {_MIN_NAME} AND {n} NOT IN ({placeholders}) "

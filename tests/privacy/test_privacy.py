@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipelines import privacy
@@ -234,6 +234,7 @@ def test_scrub_removes_every_id_phone_and_own_name(pre, body, mid, phone, tail, 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=60), st.one_of(st.none(), st.text(max_size=4)))
+@example("0\xa0", "0\xa0")  # a no-break space is part of the name: DuckDB's trim() alone would strip it
 def test_scrub_python_and_sql_agree_on_any_text(text, name):
     assert sql_scrub(text, name) == scrub(text, name)
 
