@@ -14,6 +14,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.publish.snapshot import tables_in
+
 FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL")
 
 
@@ -38,17 +40,6 @@ def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: s
             [catalog, schema, table],
         ).fetchall()
     }
-
-
-def _tables(con: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> list[str]:
-    return [
-        r[0]
-        for r in con.execute(
-            "select table_name from information_schema.tables where table_catalog = ? and table_schema = ? "
-            "order by table_name",
-            [catalog, schema],
-        ).fetchall()
-    ]
 
 
 def _close(a, b, tolerance: float) -> bool:
@@ -109,7 +100,7 @@ def compare_warehouses(
     try:
         con.execute(f"attach '{left}' as l (read_only)")
         con.execute(f"attach '{right}' as r (read_only)")
-        names_l, names_r = set(_tables(con, "l", schema)), set(_tables(con, "r", schema))
+        names_l, names_r = set(tables_in(con, "l", schema)), set(tables_in(con, "r", schema))
         diffs = []
         for name in sorted(names_l | names_r):
             if name not in names_l or name not in names_r:

@@ -46,7 +46,8 @@ class PublishError(RuntimeError):
     pass
 
 
-def _tables(con: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> list[str]:
+def tables_in(con: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> list[str]:
+    """The tables of ``catalog.schema`` (an attached database), sorted by name."""
     return [
         r[0]
         for r in con.execute(
@@ -82,7 +83,7 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, tabl
 
 
 def _previous_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    if "table_fingerprints" not in _tables(
+    if "table_fingerprints" not in tables_in(
         con, con.execute("select current_database()").fetchone()[0], "meta"
     ):
         return {}
@@ -152,16 +153,18 @@ def build_snapshot(
         fingerprints: list[tuple[str, str, bool]] = []
         for src_schema, dst_schema in COPIED_SCHEMAS.items():
             con.execute(f"create schema if not exists {dst_schema}")
-            wanted = _tables(con, "wh", src_schema)
+            wanted = tables_in(con, "wh", src_schema)
             here = con.execute("select current_database()").fetchone()[0]
-            for t in _tables(con, here, dst_schema):
+            for t in tables_in(con, here, dst_schema):
                 if t not in wanted:
                     con.execute(f'drop table {dst_schema}."{t}"')
             for t in wanted:
                 fp = _fingerprint(con, "wh", src_schema, t)
                 key = f"{src_schema}.{t}"
                 outputs = [f"{dst_schema}.{t}", f"{RESTRICTED_SCHEMA}.{t}"]
-                present = [o for o in outputs if o.split(".", 1)[1] in _tables(con, here, o.split(".", 1)[0])]
+                present = [
+                    o for o in outputs if o.split(".", 1)[1] in tables_in(con, here, o.split(".", 1)[0])
+                ]
                 unchanged = before.get(key) == fp and bool(present)
                 if unchanged:
                     written = present
@@ -180,8 +183,8 @@ def build_snapshot(
                 f"cannot publish: required tables missing from the warehouse: {', '.join(missing)}"
             )
         con.execute("create schema if not exists ingest")
-        raw_tables = set(_tables(con, "wh", "raw"))
-        std_tables = set(_tables(con, "wh", "std"))
+        raw_tables = set(tables_in(con, "wh", "raw"))
+        std_tables = set(tables_in(con, "wh", "std"))
         if "files" in raw_tables:
             # file registry without server paths (file name and source are enough to act on)
             con.execute("create table ingest.files as select * exclude (path) from wh.raw.files")
