@@ -18,9 +18,9 @@ PII = {"patient_id_number", "patient_name", "phone"}
 
 
 def _mask(v: Any) -> Any:
-    from pipelines.standardize.normalizers import mask_pii
+    from pipelines.privacy import mask
 
-    return mask_pii(v) if isinstance(v, str) else v
+    return mask(v) if isinstance(v, str) else v
 
 
 def check_file(
