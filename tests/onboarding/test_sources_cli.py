@@ -40,8 +40,9 @@ def test_draft_then_check_on_the_command_line(tmp_path, capsys):
     assert r["std_quarantine"] == {"MISSING_REQUIRED": 5}
     inst = next(e for e in r["elements"] if e["element"] == "institution_code")
     assert inst["missing"] == 5
-    # personal data is masked in the first rows
-    assert r["first_rows"][0]["身份证号"] == "370*************14" and r["first_rows"][0]["姓名"] == "张**"
+    # personal data is masked in the first rows by the one privacy mask (shape only: digits -> 9,
+    # other characters -> *): an 18-digit ID and a three-character name
+    assert r["first_rows"][0]["身份证号"] == "9" * 18 and r["first_rows"][0]["姓名"] == "***"
     assert r["derived"]["residence_county_code:county_from_id_area_code"] == 4
     # the fix the draft suggests, then the check again (rich output)
     text = (
