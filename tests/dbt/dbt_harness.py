@@ -17,11 +17,12 @@ from pipelines.settings import DBT_PROJECT_DIR
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def load_fixture_warehouse(db_path: Path, fixtures: Path = FIXTURES) -> Path:
-    """Create std.* and ref.* in ``db_path`` from ``fixtures/schema.sql`` and ``<schema>__<table>.csv``."""
+def load_fixture_warehouse(db_path: Path, fixtures: Path = FIXTURES, schema_dir: Path = FIXTURES) -> Path:
+    """Create std.* and ref.* in ``db_path`` from ``schema_dir/schema.sql`` and the
+    ``fixtures/<schema>__<table>.csv`` files."""
     con = duckdb.connect(str(db_path))
     try:
-        con.execute((fixtures / "schema.sql").read_text(encoding="utf-8"))
+        con.execute((schema_dir / "schema.sql").read_text(encoding="utf-8"))
         for csv in sorted(fixtures.glob("*__*.csv")):
             schema, table = csv.stem.split("__", 1)
             con.execute(

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dbt_harness import FIXTURES, DbtRun, run_dbt
+from dbt_harness import DbtRun, load_fixture_warehouse, run_dbt
 
 HANDCALC = Path(__file__).resolve().parent / "fixtures_handcalc"
 M = "2025-03"
@@ -191,26 +191,10 @@ EXPECTED = {
 }
 
 
-def _load(db: Path) -> Path:
-    con = duckdb.connect(str(db))
-    try:
-        con.execute((FIXTURES / "schema.sql").read_text(encoding="utf-8"))
-        for csv in sorted(HANDCALC.glob("*__*.csv")):
-            schema, table = csv.stem.split("__", 1)
-            con.execute(
-                f"insert into {schema}.{table} by name "
-                "select * from read_csv(?, header = true, all_varchar = true)",
-                [str(csv)],
-            )
-    finally:
-        con.close()
-    return db
-
-
 @pytest.fixture(scope="module")
 def handcalc(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("handcalc")
-    db = _load(work / "warehouse.duckdb")
+    db = load_fixture_warehouse(work / "warehouse.duckdb", HANDCALC)
     run: DbtRun = run_dbt(["build", "--exclude", "resource_type:unit_test"], db, work)
     failing = {uid: s for uid, s in run.statuses.items() if s not in ("success", "pass")}
     assert run.success and failing == {}
