@@ -1,4 +1,4 @@
-"""Landing speed vs. DuckDB reading the same file: ``python -m pipelines.ingest.bench --rows 1000000``.
+"""Landing speed vs. DuckDB reading the same file: ``python -m tools.landing_bench --rows 1000000``.
 
 Writes a synthetic visits export (UTF-8 CSV, Chinese headers and values, a few malformed rows) and its
 GB18030 twin into a temp folder, then times, each in a fresh DuckDB file:

@@ -1,4 +1,4 @@
-"""Measure the std-stage checks on a synthetic ``std.visits`` of N rows (``python -m pipelines.quality.scale_probe``).
+"""Measure the std-stage checks on a synthetic ``std.visits`` of N rows (``python -m tools.quality_scale_probe``).
 
 The table is generated in DuckDB with known defects whose counts follow from the formula:
 institution codes cycle over 510 codes of which 500 are registered, every third visit is an
