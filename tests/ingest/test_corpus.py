@@ -84,21 +84,21 @@ def test_normalization_is_noted_on_the_file(landed):
 
 
 def test_a_short_read_is_refused_naming_both_numbers():
-    from pipelines.ingest.landing import _check_whole
+    from pipelines.ingest.file_lander import check_whole
     from pipelines.ingest.readers import RowReject, Staged
     from pipelines.ingest.reasons import FileRejected, sentence
 
     short = Staged(["a"], "SELECT 1", rows_staged=7, rejects=[RowReject(3, 4, "wrong_field_count", "", "")])
     short.expected_records = 10
     with pytest.raises(FileRejected) as exc:
-        _check_whole(short)
+        check_whole(short)
     assert exc.value.code == "record_count_mismatch"
     text = sentence("file", exc.value.code, file="x.csv", **exc.value.params)
     assert "10" in text and "8" in text
     empty = Staged(["a"], "SELECT 1", rows_staged=0, rows_footer=1)
     empty.expected_records = 1
     with pytest.raises(FileRejected) as exc:
-        _check_whole(empty)
+        check_whole(empty)
     assert exc.value.code == "no_records"
 
 

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from pipelines.ingest import land_inbox, load_sources
-from pipelines.ingest.landing import period_config
+from pipelines.ingest.periods import period_config
 from tests.ingest.corpus import SOURCES
 
 H = "门诊号,姓名,就诊时间,诊断\n"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.ingest.landing import period_of
+from pipelines.ingest.periods import period_of
 from pipelines.ingest.readers import cell_text, unique_names
 from pipelines.ingest.reasons import FileRejected, codes, sentence
 
