@@ -1,8 +1,9 @@
 """From generated events to export files and truth rows.
 
-``materialize`` joins person and institution columns into a window's events; ``apply_dirt``
-turns the clean, typed rows of one file into the strings a source sends (its layout is read from
-``sources/<source_id>.yaml``), records which dirt each row got; ``write_*`` put the bytes on disk.
+``materialize`` joins person and institution columns into a window's events; ``Layout`` is how a
+source lays out an entity (read from ``sources/<source_id>.yaml``; ``dirt.apply_dirt`` turns the clean
+rows into the strings that source sends); ``export_table`` and ``*_bytes`` / ``write_xlsx`` put the
+file on disk.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -20,9 +22,11 @@ import pyarrow.csv as pacsv
 import yaml
 from opencc import OpenCC
 
-from pipelines.generate import idcard
 from pipelines.generate.config import DATA_DIR, DX_NAME_KINDS, DxTable
 from pipelines.ingest.registry import SourceConfig
+
+if TYPE_CHECKING:
+    from pipelines.generate import dirt
 
 with (DATA_DIR / "entities.yaml").open(encoding="utf-8") as _fh:
     ENTITIES_SPEC = yaml.safe_load(_fh)
@@ -106,7 +110,7 @@ def _num_str(values: np.ndarray, decimals: int) -> pa.Array:
     return pc.if_else(pa.array(nan), pa.scalar(None, pa.string()), whole)
 
 
-def _str(a: np.ndarray) -> pa.Array:
+def string_array(a: np.ndarray) -> pa.Array:
     return pa.array(a, pa.string(), from_pandas=True)
 
 
@@ -119,97 +123,97 @@ def materialize(entity: str, ev: dict, ctx) -> pa.Table:
     res = ev.get("_res")
 
     def person():
-        cols["patient_id_type"] = _str(r["id_type"][res])
+        cols["patient_id_type"] = string_array(r["id_type"][res])
         cols["patient_id_number"] = r["id_number_pa"].take(pa.array(res))
         if entity in ("visits", "referrals"):
             cols["patient_name"] = r["name_pa"].take(pa.array(res))
-            cols["sex_code"] = _str(r["sex"][res].astype(str).astype(object))
+            cols["sex_code"] = string_array(r["sex"][res].astype(str).astype(object))
             cols["birth_date"] = r["birth_pa"].take(pa.array(res))
             cols["phone"] = r["phone_pa"].take(pa.array(res))
 
     codes = ctx.codes
     if entity == "visits":
-        cols["visit_id"] = _str(ev["visit_id"])
-        cols["institution_code"] = _str(codes[ev["_inst"]])
+        cols["visit_id"] = string_array(ev["visit_id"])
+        cols["institution_code"] = string_array(codes[ev["_inst"]])
         person()
-        cols["residence_county_code"] = _str(
+        cols["residence_county_code"] = string_array(
             ctx.region.counties.county_code.to_numpy().astype(object)[r["county"][res]]
         )
-        cols["visit_type_code"] = _str(ev["visit_type_code"])
+        cols["visit_type_code"] = string_array(ev["visit_type_code"])
         for c in ("visit_datetime", "admission_datetime", "discharge_datetime"):
             cols[c] = _ts(ev[c])
-        cols["department_name"] = _str(ev["department_name"])
-        cols["diagnosis_code"] = _str(ctx.dx.code[ev["_dx"]])
-        cols["diagnosis_name"] = _str(ctx.dx.name[ev["_dx"]])
-        cols["discharge_disposition_code"] = _str(ev["discharge_disposition_code"])
-        cols["payment_type_code"] = _str(ev["payment_type_code"])
+        cols["department_name"] = string_array(ev["department_name"])
+        cols["diagnosis_code"] = string_array(ctx.dx.code[ev["_dx"]])
+        cols["diagnosis_name"] = string_array(ctx.dx.name[ev["_dx"]])
+        cols["discharge_disposition_code"] = string_array(ev["discharge_disposition_code"])
+        cols["payment_type_code"] = string_array(ev["payment_type_code"])
         cols["total_fee"] = _num_str(ev["total_fee"], 2)
         cols["systolic_bp"] = _num_str(ev["systolic_bp"], 0)
         cols["diastolic_bp"] = _num_str(ev["diastolic_bp"], 0)
         cols["fasting_glucose"] = _num_str(ev["fasting_glucose"], 1)
-        cols["major_exam_code"] = _str(ev["major_exam_code"])
+        cols["major_exam_code"] = string_array(ev["major_exam_code"])
         src = inst_src[ev["_inst"]]
-        cols["truth_referral_id"] = _str(ev["_referral_id"])
+        cols["truth_referral_id"] = string_array(ev["_referral_id"])
     elif entity == "referrals":
-        cols["referral_id"] = _str(ev["referral_id"])
+        cols["referral_id"] = string_array(ev["referral_id"])
         person()
-        cols["from_institution_code"] = _str(codes[ev["_from"]])
-        cols["to_institution_code"] = _str(codes[ev["_to"]])
+        cols["from_institution_code"] = string_array(codes[ev["_from"]])
+        cols["to_institution_code"] = string_array(codes[ev["_to"]])
         for c in ("direction_code", "setting_code", "green_channel_flag", "referral_reason"):
-            cols[c] = _str(ev[c])
-        cols["diagnosis_code"] = _str(ctx.dx.code[ev["_dx"]])
-        cols["diagnosis_name"] = _str(ctx.dx.name[ev["_dx"]])
+            cols[c] = string_array(ev[c])
+        cols["diagnosis_code"] = string_array(ctx.dx.code[ev["_dx"]])
+        cols["diagnosis_name"] = string_array(ctx.dx.name[ev["_dx"]])
         cols["request_datetime"] = _ts(ev["request_datetime"])
-        cols["status_code"] = _str(ev["status_code"])
+        cols["status_code"] = string_array(ev["status_code"])
         cols["accept_datetime"] = _ts(ev["accept_datetime"])
         cols["return_datetime"] = _ts(ev["return_datetime"])
-        cols["return_reason_code"] = _str(ev["return_reason_code"])
+        cols["return_reason_code"] = string_array(ev["return_reason_code"])
         cols["arrival_datetime"] = _ts(ev["arrival_datetime"])
-        cols["discharge_plan"] = _str(ev["discharge_plan"])
+        cols["discharge_plan"] = string_array(ev["discharge_plan"])
         src = np.full(len(res), "referral_platform", dtype=object)
-        cols["truth_origin_visit_id"] = _str(ev["_origin_visit_id"])
-        cols["truth_receiving_visit_id"] = _str(ev["_receiving_visit_id"])
-        cols["truth_fd_contact"] = _str(ev["_fd_contact"])
+        cols["truth_origin_visit_id"] = string_array(ev["_origin_visit_id"])
+        cols["truth_receiving_visit_id"] = string_array(ev["_receiving_visit_id"])
+        cols["truth_fd_contact"] = string_array(ev["_fd_contact"])
     elif entity == "followups":
-        cols["followup_id"] = _str(ev["followup_id"])
-        cols["institution_code"] = _str(codes[ev["_inst"]])
+        cols["followup_id"] = string_array(ev["followup_id"])
+        cols["institution_code"] = string_array(codes[ev["_inst"]])
         person()
         cols["followup_datetime"] = _ts(ev["followup_datetime"])
-        cols["followup_type_code"] = _str(ev["followup_type_code"])
-        cols["doctor_id"] = _str(ev["doctor_id"])
-        cols["referral_id"] = _str(ev["referral_id"])
+        cols["followup_type_code"] = string_array(ev["followup_type_code"])
+        cols["doctor_id"] = string_array(ev["doctor_id"])
+        cols["referral_id"] = string_array(ev["referral_id"])
         cols["systolic_bp"] = _num_str(ev["systolic_bp"], 0)
         cols["diastolic_bp"] = _num_str(ev["diastolic_bp"], 0)
         cols["fasting_glucose"] = _num_str(ev["fasting_glucose"], 1)
         src = inst_src[ev["_inst"]]
     elif entity == "contracts":
-        cols["contract_id"] = _str(ev["contract_id"])
+        cols["contract_id"] = string_array(ev["contract_id"])
         person()
-        cols["institution_code"] = _str(codes[ev["_inst"]])
-        cols["doctor_id"] = _str(ev["doctor_id"])
+        cols["institution_code"] = string_array(codes[ev["_inst"]])
+        cols["doctor_id"] = string_array(ev["doctor_id"])
         cols["sign_date"] = _ts(ev["sign_date"])
         cols["end_date"] = _ts(ev["end_date"])
         src = inst_src[ev["_inst"]]
     elif entity == "slot_pools":
-        cols["pool_id"] = _str(ev["pool_id"])
-        cols["institution_code"] = _str(codes[ev["_inst"]])
-        cols["department_name"] = _str(ev["department_name"])
+        cols["pool_id"] = string_array(ev["pool_id"])
+        cols["institution_code"] = string_array(codes[ev["_inst"]])
+        cols["department_name"] = string_array(ev["department_name"])
         cols["clinic_date"] = _ts(ev["clinic_date"])
         cols["total_slots"] = pc.cast(pa.array(ev["total_slots"]), pa.string())
         cols["reserved_slots"] = pc.cast(pa.array(ev["reserved_slots"]), pa.string())
         cols["release_datetime"] = _ts(ev["release_datetime"])
         src = np.full(len(ev["pool_id"]), "std_export", dtype=object)
     elif entity == "slot_bookings":
-        cols["booking_id"] = _str(ev["booking_id"])
-        cols["pool_id"] = _str(ev["pool_id"])
-        cols["booking_institution_code"] = _str(codes[ev["_inst"]])
+        cols["booking_id"] = string_array(ev["booking_id"])
+        cols["pool_id"] = string_array(ev["pool_id"])
+        cols["booking_institution_code"] = string_array(codes[ev["_inst"]])
         person()
         cols["booking_datetime"] = _ts(ev["booking_datetime"])
-        cols["booking_status_code"] = _str(ev["booking_status_code"])
+        cols["booking_status_code"] = string_array(ev["booking_status_code"])
         src = np.full(len(ev["booking_id"]), "referral_platform", dtype=object)
     else:  # pragma: no cover
         raise ValueError(entity)
-    cols["_source"] = _str(src)
+    cols["_source"] = string_array(src)
     if "_dx" in ev:
         cols["_dx"] = pa.array(ev["_dx"], pa.int64())
         cols["_dx2"] = pa.array(ev["_dx2"], pa.int64())
@@ -267,45 +271,16 @@ def truth_table(entity: str, clean: pa.Table, dx: DxTable, multi: np.ndarray) ->
     if entity in TRUTH_EXTRA:
         d1 = clean.column("_dx").to_numpy()
         d2 = clean.column("_dx2").to_numpy()
-        out["diagnosis_code_std"] = _str(dx.code[d1])
-        out["icd10_category"] = _str(dx.category[d1])
+        out["diagnosis_code_std"] = string_array(dx.code[d1])
+        out["icd10_category"] = string_array(dx.category[d1])
         grade = dx.grade[d1]
-        out["hypertension_grade"] = _str(np.where(grade == "", None, grade))
-        out["diagnosis_codes_all"] = _str(np.where(multi, dx.code[d1] + ";" + dx.code[d2], dx.code[d1]))
+        out["hypertension_grade"] = string_array(np.where(grade == "", None, grade))
+        out["diagnosis_codes_all"] = string_array(
+            np.where(multi, dx.code[d1] + ";" + dx.code[d2], dx.code[d1])
+        )
         for c in TRUTH_EXTRA[entity][4:]:
             out[c] = clean.column(c)
     return pa.table(out)
-
-
-# ----------------------------------------------------------------------------- dirt
-@dataclass
-class DirtResult:
-    columns: dict  # canonical element -> pa string array (as exported, before duplicates)
-    labels: np.ndarray  # object array of ';'-joined dirt kinds
-    multi: np.ndarray  # bool: several diagnoses in one field
-    order: np.ndarray  # row indices of the final file (duplicates included)
-    dup_flags: np.ndarray  # bool per final row: this row is a duplicate
-    out_of_order: np.ndarray  # bool per row (jsonl events shuffled)
-    stats: dict  # kind -> [eligible, applied]
-    formatted: dict  # canonical element -> dialect-formatted value before string-level dirt
-
-
-def _format_dates(a: pa.Array, formats: list[str], rng: np.random.Generator) -> pa.Array:
-    if len(formats) == 1:
-        return strftime(a, formats[0])
-    pick = rng.integers(0, len(formats), len(a))
-    out = strftime(a, formats[0])
-    for i, f in enumerate(formats[1:], start=1):
-        m = pick == i
-        if m.any():
-            out = pc.if_else(pa.array(m), strftime(a, f), out)
-    return out
-
-
-def _replace(arr: pa.Array, mask: np.ndarray, values) -> pa.Array:
-    if not mask.any():
-        return arr
-    return pc.replace_with_mask(arr, pa.array(mask), pa.array(list(values), pa.string()))
 
 
 class Layout:
@@ -335,182 +310,10 @@ class Layout:
         return ["%Y-%m-%d"] if element in DATE_ELEMENTS else ["%Y-%m-%d %H:%M:%S"]
 
 
-def apply_dirt(
-    entity: str,
-    clean: pa.Table,
-    layout: Layout,
-    rng: np.random.Generator,
-    rates: dict,
-    params: dict,
-    dxt: DxText | None,
-    skip: frozenset = frozenset(),
-) -> DirtResult:
-    n = clean.num_rows
-    rate = {k: (0.0 if k in skip else float(v)) for k, v in rates.items()}
-    stats: dict[str, list[int]] = {}
-    labels = np.full(n, "", dtype=object)
-
-    def mark(kind: str, mask: np.ndarray, eligible: np.ndarray) -> None:
-        stats[kind] = [int(eligible.sum()), int(mask.sum())]
-        if mask.any():
-            labels[mask] = labels[mask] + (kind + ";")
-
-    def draw(kind: str, eligible: np.ndarray) -> np.ndarray:
-        m = (rng.random(n) < rate.get(kind, 0.0)) & eligible
-        mark(kind, m, eligible)
-        return m
-
-    cols = {c: clean.column(c).combine_chunks() for c in ENTITIES[entity]["columns"]}
-    all_rows = np.ones(n, dtype=bool)
-    # typed dirt
-    period_col = ENTITIES[entity]["period"]
-    if entity in ("visits", "followups"):
-        m = draw("future_date", all_rows)
-        if m.any():
-            shifted = pc.add(
-                cols[period_col], pa.scalar(np.timedelta64(27 * 365 + 7, "D").astype("timedelta64[s]"))
-            )
-            cols[period_col] = pc.if_else(pa.array(m), shifted, cols[period_col])
-    if entity == "visits":
-        ip = (cols["visit_type_code"].to_numpy(zero_copy_only=False) == "3") & cols[
-            "discharge_datetime"
-        ].is_valid().to_numpy(zero_copy_only=False)
-        m = draw("discharge_before_admission", ip)
-        if m.any():
-            adm, dis = cols["admission_datetime"], cols["discharge_datetime"]
-            mm = pa.array(m)
-            cols["admission_datetime"], cols["discharge_datetime"] = (
-                pc.if_else(mm, dis, adm),
-                pc.if_else(mm, adm, dis),
-            )
-    # format to the dialect
-    out: dict[str, pa.Array] = {}
-    for c, a in cols.items():
-        if c not in layout.by_element:
-            continue
-        if pa.types.is_timestamp(a.type):
-            out[c] = _format_dates(a, layout.formats(c), rng)
-        else:
-            nm = {} if layout.canonical else layout.native_map(c)
-            if nm:
-                keys = list(nm)
-                idx = pc.index_in(a, value_set=pa.array(keys, pa.string())).to_numpy(zero_copy_only=False)
-                vals = np.array([nm[k] for k in keys] + [None], dtype=object)
-                idx = np.where(np.isnan(idx.astype(float)), len(keys), idx).astype(np.int64)
-                out[c] = pc.if_else(a.is_valid(), _str(vals[idx]), a)
-            else:
-                out[c] = a
-    formatted = dict(out)
-    multi = np.zeros(n, dtype=bool)
-    # diagnosis text dirt
-    if dxt is not None and "diagnosis_name" in out:
-        d1 = clean.column("_dx").to_numpy()
-        d2 = clean.column("_dx2").to_numpy()
-        name = dxt.dx.name[d1].copy()
-        code = dxt.dx.code[d1].copy()
-        u = rng.random(n)
-        lo = 0.0
-        for kind in (*DX_NAME_KINDS, "dx_fullwidth", "dx_traditional"):
-            hi = lo + rate.get(kind, 0.0)
-            elig = dxt.eligible(kind, d1)
-            m = (u >= lo) & (u < hi) & elig
-            lo = hi
-            mark(kind, m, elig)
-            if not m.any():
-                continue
-            if kind in dxt.variants:
-                off, cnt, flat = dxt.variants[kind]
-                pick = off[d1[m]] + (rng.random(m.sum()) * cnt[d1[m]]).astype(np.int64)
-                name[m] = flat[pick]
-            elif kind == "dx_traditional":
-                name[m] = dxt.trad[d1[m]]
-            else:
-                name[m] = dxt.fw_name[d1[m]]
-        foreign = draw("dx_code_foreign", all_rows)
-        code[foreign] = dxt.dx.foreign_code[d1[foreign]]
-        fwm = np.char.find(labels.astype(str), "dx_fullwidth") >= 0
-        code[fwm] = np.array([fullwidth(x) for x in code[fwm]], dtype=object)
-        multi = draw("dx_multi", all_rows)
-        if multi.any():
-            sep = MULTI_SEPARATORS[rng.integers(0, len(MULTI_SEPARATORS), multi.sum())]
-            name[multi] = name[multi] + sep + dxt.dx.name[d2[multi]]
-            csep = np.where(sep == " ", " ", np.where(sep == "、", ",", ";"))
-            code[multi] = code[multi] + csep + dxt.dx.code[d2[multi]]
-        out["diagnosis_name"] = _str(name)
-        out["diagnosis_code"] = _str(code)
-    # identity numbers with a wrong check character
-    if "patient_id_number" in out:
-        elig = clean.column("patient_id_type").to_numpy(zero_copy_only=False) == "01"
-        m = draw("id_check_digit", elig)
-        if m.any():
-            ids = clean.column("patient_id_number").to_numpy(zero_copy_only=False)[m]
-            shifts = rng.integers(1, 11, m.sum())
-            out["patient_id_number"] = _replace(
-                out["patient_id_number"],
-                m,
-                [idcard.wrong_check_char(x, int(s)) for x, s in zip(ids, shifts, strict=True)],
-            )
-    if "sex_code" in out:
-        m = draw("sex_spelling", all_rows)
-        if m.any():
-            native = set(layout.native_map("sex_code").values()) if not layout.canonical else {"1", "2"}
-            if not native:
-                native = {"1", "2"}
-            sex = clean.column("sex_code").to_numpy(zero_copy_only=False)[m]
-            alts = {
-                s: [x for x in params["sex_spellings"]["male" if s == "1" else "female"] if x not in native]
-                for s in ("1", "2")
-            }
-            pick = rng.random(m.sum())
-            vals = [alts[s][int(p * len(alts[s]))] for s, p in zip(sex, pick, strict=True)]
-            out["sex_code"] = _replace(out["sex_code"], m, vals)
-    wcol = ENTITIES_SPEC["whitespace_column"][entity]
-    if wcol in out:
-        elig = out[wcol].is_valid().to_numpy(zero_copy_only=False)
-        m = draw("whitespace", elig)
-        if m.any():
-            vals = out[wcol].to_numpy(zero_copy_only=False)[m]
-            forms = rng.integers(0, len(WHITESPACE_FORMS), m.sum())
-            padded = []
-            for v, f in zip(vals, forms, strict=True):
-                a, b = WHITESPACE_FORMS[f]
-                padded.append(a + v + b if (a or b) and f != 4 else (v[:1] + " " + v[1:]))
-            out[wcol] = _replace(out[wcol], m, padded)
-    req = [c for c in params["required_for_missing"][entity] if c in out]
-    if req:
-        elig = np.ones(n, dtype=bool)
-        m = draw("missing_required", elig)
-        which = rng.integers(0, len(req), n)
-        for i, c in enumerate(req):
-            mm = m & (which == i)
-            if mm.any():
-                out[c] = pc.if_else(pa.array(mm), pa.scalar(None, pa.string()), out[c])
-    out_of_order = np.zeros(n, dtype=bool)
-    if entity == "referrals":
-        n_events = sum(
-            clean.column(c).is_valid().to_numpy(zero_copy_only=False).astype(int)
-            for c in ("request_datetime", "accept_datetime", "return_datetime", "arrival_datetime")
-        )
-        out_of_order = draw("events_out_of_order", n_events >= 2)
-    # duplicate rows: a copy inserted later in the file; only the copy carries the label
-    dup = (rng.random(n) < rate.get("duplicate_row", 0.0)) & all_rows
-    stats["duplicate_row"] = [n, int(dup.sum())]
-    order = list(range(n))
-    dup_idx = np.flatnonzero(dup)
-    if len(dup_idx):
-        pos = dup_idx + 1 + (rng.random(len(dup_idx)) * (n - dup_idx)).astype(np.int64)
-        base = np.arange(n)
-        order = np.insert(base, pos, dup_idx)
-        flags = np.insert(np.zeros(n, dtype=bool), pos, True)
-    else:
-        order = np.arange(n)
-        flags = np.zeros(n, dtype=bool)
-    labels = np.array([s[:-1] if s else s for s in labels], dtype=object)
-    return DirtResult(out, labels, multi, np.asarray(order), flags, out_of_order, stats, formatted)
-
-
 # ----------------------------------------------------------------------------- writers
-def export_table(layout: Layout, dr: DirtResult, extra_column: tuple[str, list] | None = None) -> pa.Table:
+def export_table(
+    layout: Layout, dr: dirt.DirtResult, extra_column: tuple[str, list] | None = None
+) -> pa.Table:
     """The final file content as a table of source columns, in file row order."""
     take = pa.array(dr.order)
     cols = {}
