@@ -10,6 +10,7 @@ the audit log (``<data>/app/audit.sqlite``).
 from __future__ import annotations
 
 import streamlit as st
+from app_config import app_paths
 
 from pipelines import users
 
@@ -29,13 +30,13 @@ def login_form() -> None:
         password = st.text_input("密码", type="password", key="login_password")
         submitted = st.form_submit_button("登录")
     if submitted:
-        role = users.authenticate(name.strip(), password)
+        role = users.authenticate(name.strip(), password, app_dir=app_paths().app_dir)
         if role is None:
-            users.audit(name.strip() or "?", None, "login_failed")
+            users.audit(name.strip() or "?", None, "login_failed", app_dir=app_paths().app_dir)
             st.error("用户名或密码错误。")
         else:
             st.session_state[USER_KEY] = {"name": name.strip(), "role": role}
-            users.audit(name.strip(), role, "login")
+            users.audit(name.strip(), role, "login", app_dir=app_paths().app_dir)
             st.rerun()
 
 
@@ -52,7 +53,7 @@ def sidebar(user: dict) -> None:
     with st.sidebar:
         st.caption(f"当前用户：{user['name']}（{users.ROLE_ZH[user['role']]}）")
         if st.button("退出登录", key="logout"):
-            users.audit(user["name"], user["role"], "logout")
+            users.audit(user["name"], user["role"], "logout", app_dir=app_paths().app_dir)
             st.session_state.pop(USER_KEY, None)
             st.rerun()
 
@@ -61,16 +62,16 @@ def require(role: str, page: str) -> dict:
     """Called at the top of a page script: stops unless the user's role includes ``role``."""
     user = require_login()
     if not users.may_open(user["role"], role):
-        users.audit(user["name"], user["role"], "denied", page)
+        users.audit(user["name"], user["role"], "denied", page, app_dir=app_paths().app_dir)
         st.error("当前账号无权查看此页面。")
         st.stop()
     return user
 
 
 def log_view(user: dict, page: str) -> None:
-    users.audit(user["name"], user["role"], "view", page)
+    users.audit(user["name"], user["role"], "view", page, app_dir=app_paths().app_dir)
 
 
 def log_download(user: dict | None, page: str | None, what: str) -> None:
     if user is not None:
-        users.audit(user["name"], user["role"], "download", page, what)
+        users.audit(user["name"], user["role"], "download", page, what, app_dir=app_paths().app_dir)

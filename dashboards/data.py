@@ -1,6 +1,6 @@
 """All data access for the dashboards. Every SQL statement the app runs is in this module.
 
-The app reads only the published snapshot (``pipelines.settings.paths().published``, a symlink the
+The app reads only the published snapshot (``app_config.app_paths().published``, a symlink the
 pipeline swaps atomically). The connection is read-only and cached per *resolved* snapshot file, so
 a new publish is picked up on the next query (the cache key changes) and a running pipeline, which
 writes a different file, is never blocked by the dashboards nor blocks them. Query results are
@@ -20,8 +20,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 import yaml
-
-from pipelines.settings import paths
+from app_config import app_paths
 
 TTL_SECONDS = 300
 LABELS_FILE = Path(__file__).with_name("labels.yaml")
@@ -55,7 +54,7 @@ def label(group: str, code: object) -> str:
 
 
 def snapshot_path() -> Path:
-    return paths().published
+    return app_paths().published
 
 
 def snapshot_target() -> str:

@@ -19,7 +19,8 @@ def _standardizer():
 
 def show(terms: pd.DataFrame) -> None:
     """Suggestions (code, name, score) for the unmapped diagnosis texts, and confirm buttons."""
-    from pipelines.settings import paths
+    from app_config import app_paths
+
     from pipelines.standardize.diagnosis import append_reviewed_mapping
 
     if terms is None or "element" not in terms.columns:
@@ -32,7 +33,7 @@ def show(terms: pd.DataFrame) -> None:
         return
     reviewer = st.text_input("审核人（工号或姓名）", key="dx_reviewer")
     std = _standardizer()
-    target = paths().reviewed_mappings
+    target = app_paths().reviewed_mappings
     for i, row in enumerate(dx.itertuples(index=False)):
         text = str(row.raw_value)
         suggestions = std.standardize(text).suggestions

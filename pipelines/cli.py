@@ -1,6 +1,9 @@
 """The ``referral-warehouse`` command. Each area registers its own subcommand.
 
 Heavy imports (dagster, dbt, GX, pandas) happen inside the handlers so that ``--help`` is instant.
+This is where the command's configuration is resolved, once: ``args.settings`` (pipelines/settings.py)
+from ``--data-dir`` / ``--sources-dir`` / ``--engine`` and the environment; handlers use it and
+nothing below reads the environment.
 """
 
 from __future__ import annotations
@@ -46,11 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipelines.settings import PRIVATE_UMASK
+    from pipelines.settings import PRIVATE_UMASK, Settings
 
     os.umask(PRIVATE_UMASK)  # every file the command creates is owner-only (0600 / 0700)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.settings = Settings.from_environ(
+        os.environ,
+        data_dir=getattr(args, "data_dir", None),
+        sources_dir=getattr(args, "sources_dir", None),
+        engine=getattr(args, "engine", None),
+    )
     result = args.handler(args)
     return int(result or 0)
 

@@ -131,7 +131,14 @@ def _kill_orphans(data_dir: Path, log: Callable[[str], None]) -> list[int]:
     return killed
 
 
-_PROCESS_HOLD: dict[str, contextlib.ExitStack] = {}
+def children_file(data_dir: str | Path) -> Path:
+    """Where the run's children (dbt) record their process groups: handed to them explicitly
+    (``RW_RUN_CHILDREN`` in the child's own environment, pipelines/defs/dbt_child.py)."""
+    return Path(data_dir) / CHILDREN_NAME
+
+
+_PROCESS_HOLD: dict[str, contextlib.ExitStack] = {}  # locks taken for Dagster-launched runs
+_HELD_HERE: set[str] = set()  # data dirs this process holds inside a ``run_lock`` block
 
 
 @contextlib.contextmanager
@@ -174,11 +181,12 @@ def run_lock(
             "started_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         }
         _write(fd, record)
-        os.environ["RW_RUN_CHILDREN"] = str(data_dir / CHILDREN_NAME)
+        key = str(data_dir.resolve())
+        _HELD_HERE.add(key)
         try:
             yield record
         finally:
-            os.environ.pop("RW_RUN_CHILDREN", None)
+            _HELD_HERE.discard(key)
             _kill_orphans(data_dir, log)
             _write(
                 fd, {**record, "released_at": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
@@ -194,7 +202,7 @@ def hold_for_process(
     and keep it until this process ends (the in-process executor runs every step in one process).
     A no-op when this process already holds the lock (``referral-warehouse run``)."""
     key = str(Path(data_dir).resolve())
-    if key in _PROCESS_HOLD or os.environ.get("RW_RUN_CHILDREN"):
+    if key in _PROCESS_HOLD or key in _HELD_HERE:
         return
     stack = contextlib.ExitStack()
     stack.enter_context(run_lock(data_dir, run_id=run_id, command=command, log=log))

@@ -159,7 +159,7 @@ def audit_rows(app_dir: Path | None = None) -> list[tuple]:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    app_dir = paths(args.data_dir).app_dir if args.data_dir else None
+    app_dir = args.settings.paths.app_dir
     if args.users_command == "add":
         try:
             pw = add_user(args.name, args.role, args.password, app_dir=app_dir)

@@ -2,13 +2,11 @@
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import dagster as dg
 
-from pipelines.defs.ingest import SOURCE_IDS
-from pipelines.settings import default_sources_dir, paths
+from pipelines.settings import Settings
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -23,32 +21,9 @@ warehouse_job = dg.define_asset_job(
 )
 
 
-def all_sources_tags() -> dict[str, str]:
+def all_sources_tags(source_ids: list[str]) -> dict[str, str]:
     """Run tags that select every source partition in one run (single-run backfill policy)."""
-    return {RANGE_START: SOURCE_IDS[0], RANGE_END: SOURCE_IDS[-1]}
-
-
-@dg.schedule(
-    job=warehouse_job,
-    cron_schedule="0 2 * * *",
-    execution_timezone="Asia/Shanghai",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Nightly build at 02:00 Beijing time: every source, then checks and publication.",
-)
-def nightly_build(context: dg.ScheduleEvaluationContext):
-    busy = _busy()
-    if busy:
-        return dg.SkipReason(busy)
-    return dg.RunRequest(run_key=context.scheduled_execution_time.isoformat(), tags=all_sources_tags())
-
-
-def _busy() -> str | None:
-    """The message of the run holding the data dir, or None when it is free."""
-    from pipelines.runlock import RunLockHeld, holder
-
-    data_dir = paths(os.environ.get("RW_DATA_DIR")).data_dir
-    held_by = holder(data_dir)
-    return str(RunLockHeld(data_dir, held_by)) if held_by is not None else None
+    return {RANGE_START: source_ids[0], RANGE_END: source_ids[-1]}
 
 
 def inbox_state(inbox: Path) -> dict[str, str]:
@@ -72,32 +47,63 @@ def new_files_by_source(previous: dict[str, str], current: dict[str, str]) -> di
     return out
 
 
-@dg.sensor(
-    job=warehouse_job,
-    minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Notices new or changed files in data/inbox/ (cursor = file sizes and mtimes) and "
-    "runs the warehouse job for the sources that received them. Nothing is processed twice.",
-)
-def inbox_sensor(context: dg.SensorEvaluationContext):
-    busy = _busy()
-    if busy:  # the cursor is not advanced: the files are seen again on the next tick
-        return dg.SkipReason(busy)
-    inbox = paths(os.environ.get("RW_DATA_DIR")).inbox
-    previous = json.loads(context.cursor) if context.cursor else {}
-    current = inbox_state(inbox)
-    changed = new_files_by_source(previous, current)
-    requests = []
-    for source, files in sorted(changed.items()):
-        if source not in SOURCE_IDS:
-            context.log.warning(
-                f"files in inbox/{source}/ but no source YAML with source_id {source!r} in "
-                f"{default_sources_dir()}: {files[:3]}"
-            )
-            continue
-        key = hashlib.sha256("\n".join(f"{f}={current[f]}" for f in files).encode()).hexdigest()[:16]
-        requests.append(dg.RunRequest(run_key=f"{source}-{key}", partition_key=source))
-    context.update_cursor(json.dumps(current))
-    if not requests:
-        return dg.SkipReason(f"no new files in {inbox}")
-    return requests
+def busy_message(data_dir: Path) -> str | None:
+    """The message of the run holding the data dir, or None when it is free."""
+    from pipelines.runlock import RunLockHeld, holder
+
+    held_by = holder(data_dir)
+    return str(RunLockHeld(data_dir, held_by)) if held_by is not None else None
+
+
+def build_automation(
+    settings: Settings, source_ids: list[str]
+) -> tuple[dg.ScheduleDefinition, dg.SensorDefinition]:
+    """The nightly schedule and the inbox sensor for the data dir and sources of ``settings``."""
+    data_dir = settings.paths.data_dir
+    inbox = settings.paths.inbox
+
+    @dg.schedule(
+        job=warehouse_job,
+        cron_schedule="0 2 * * *",
+        execution_timezone="Asia/Shanghai",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Nightly build at 02:00 Beijing time: every source, then checks and publication.",
+    )
+    def nightly_build(context: dg.ScheduleEvaluationContext):
+        busy = busy_message(data_dir)
+        if busy:
+            return dg.SkipReason(busy)
+        return dg.RunRequest(
+            run_key=context.scheduled_execution_time.isoformat(), tags=all_sources_tags(source_ids)
+        )
+
+    @dg.sensor(
+        job=warehouse_job,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Notices new or changed files in data/inbox/ (cursor = file sizes and mtimes) and "
+        "runs the warehouse job for the sources that received them. Nothing is processed twice.",
+    )
+    def inbox_sensor(context: dg.SensorEvaluationContext):
+        busy = busy_message(data_dir)
+        if busy:  # the cursor is not advanced: the files are seen again on the next tick
+            return dg.SkipReason(busy)
+        previous = json.loads(context.cursor) if context.cursor else {}
+        current = inbox_state(inbox)
+        changed = new_files_by_source(previous, current)
+        requests = []
+        for source, files in sorted(changed.items()):
+            if source not in source_ids:
+                context.log.warning(
+                    f"files in inbox/{source}/ but no source YAML with source_id {source!r} in "
+                    f"{settings.sources_dir}: {files[:3]}"
+                )
+                continue
+            key = hashlib.sha256("\n".join(f"{f}={current[f]}" for f in files).encode()).hexdigest()[:16]
+            requests.append(dg.RunRequest(run_key=f"{source}-{key}", partition_key=source))
+        context.update_cursor(json.dumps(current))
+        if not requests:
+            return dg.SkipReason(f"no new files in {inbox}")
+        return requests
+
+    return nightly_build, inbox_sensor

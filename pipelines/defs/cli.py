@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
+
+from pipelines.settings import Settings, default_sources_dir, paths, resolve_engine, secure_tree
 
 DAGSTER_YAML = """# Persistent Dagster instance for referral-warehouse (runs appear in `make dagster`).
 telemetry:
@@ -13,20 +14,12 @@ telemetry:
 """
 
 
-def prepare_environment(data_dir: str | None, sources_dir: str | Path | None = None) -> Path:
-    """Point everything at one data dir and a persistent Dagster home under it (and, when given, at
-    one source YAML folder: the assets read it through $RW_SOURCES_DIR)."""
-    from pipelines.settings import default_sources_dir, paths
-
-    p = paths(data_dir).ensure()
-    os.environ["RW_DATA_DIR"] = str(p.data_dir)
-    os.environ["RW_SOURCES_DIR"] = str(Path(sources_dir).resolve() if sources_dir else default_sources_dir())
-    os.environ.setdefault("DAGSTER_HOME", str(p.dagster_home))
-    home = Path(os.environ["DAGSTER_HOME"])
+def prepare_dagster_home(home: Path) -> Path:
+    """A persistent Dagster instance folder (runs appear in `make dagster`)."""
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text(DAGSTER_YAML, encoding="utf-8")
-    return p.data_dir
+    return home
 
 
 def run_pipeline(
@@ -36,76 +29,75 @@ def run_pipeline(
     sources_dir: str | Path | None = None,
     wait: bool = False,
     engine: str | None = None,
+    *,
+    settings: Settings | None = None,
 ) -> bool:
     """Execute warehouse_job in-process on the persistent instance. Returns success.
 
+    ``settings`` (the CLI resolves them once from its arguments and the environment), else the
+    explicit ``data_dir`` / ``sources_dir`` / ``engine`` (no environment: their defaults are the
+    project's ``data/``, ``./sources`` or the project's, ``duckdb``).
+
     Holds the data dir's run lock (pipelines/runlock.py) from before anything is written until the
-    run has ended; raises RunLockHeld at once when another run holds it (or waits, ``wait=True``).
-
-    ``engine`` (duckdb | spark; default $RW_ENGINE, else duckdb) is what the job's ``engine``
-    resource resolves to for this run (pipelines.engines)."""
-    from pipelines.engines import resolve_engine
-
-    os.environ["RW_ENGINE"] = resolve_engine(engine)
+    run has ended; raises RunLockHeld at once when another run holds it (or waits, ``wait=True``)."""
     import uuid
 
     from pipelines.runlock import run_lock
-    from pipelines.settings import paths
 
+    if settings is None:
+        settings = Settings(
+            paths=paths(data_dir),
+            sources_dir=Path(sources_dir).resolve() if sources_dir else default_sources_dir(),
+            engine=resolve_engine(engine),
+        )
     run_id = str(uuid.uuid4())
-    with run_lock(paths(data_dir).data_dir, run_id=run_id, command="run", wait=wait, log=_stderr):
-        return _run_locked(data_dir, sources, months, sources_dir, run_id)
+    with run_lock(settings.paths.data_dir, run_id=run_id, command="run", wait=wait, log=_stderr):
+        return _run_locked(settings, sources, months, run_id)
 
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-def _run_locked(
-    data_dir: str | None,
-    sources: list[str] | None,
-    months: list[str] | None,
-    sources_dir: str | Path | None,
-    run_id: str,
-) -> bool:
-    prepare_environment(data_dir, sources_dir)
+def _run_locked(settings: Settings, sources: list[str] | None, months: list[str] | None, run_id: str) -> bool:
+    p = settings.paths.ensure()
     from pipelines.ingest.registry import SourceConfigError, load_sources
 
     try:  # before Dagster loads the definitions: a bad YAML is named with its file, line and key
-        found = load_sources()
+        found = load_sources(settings.sources_dir)
     except SourceConfigError as exc:
         raise SystemExit(f"bad source YAML (run `referral-warehouse sources validate`):\n{exc}") from None
     print(f"sources: {len(found)} source YAMLs in {found.sources_dir}", file=sys.stderr)
     import dagster as dg
 
-    from pipelines.definitions import defs
-    from pipelines.defs import automation
+    from pipelines.defs import automation, build_definitions
 
-    job = defs.resolve_job_def("warehouse_job")
+    source_ids = sorted(found)
+    job = build_definitions(settings).resolve_job_def("warehouse_job")
     if sources:
-        unknown = sorted(set(sources) - set(automation.SOURCE_IDS))
+        unknown = sorted(set(sources) - set(source_ids))
         if unknown:
             raise SystemExit(
                 f"unknown source(s): {', '.join(unknown)}; known (source YAMLs in {found.sources_dir}): "
-                f"{', '.join(automation.SOURCE_IDS)}"
+                f"{', '.join(source_ids)}"
             )
-        ordered = [s for s in automation.SOURCE_IDS if s in sources]
+        ordered = [s for s in source_ids if s in sources]
         if len(ordered) == 1:
             tags = {"dagster/partition": ordered[0]}
         else:
             tags = {automation.RANGE_START: ordered[0], automation.RANGE_END: ordered[-1]}
     else:
-        tags = automation.all_sources_tags()
+        tags = automation.all_sources_tags(source_ids)
     run_config = {
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
         "ops": {"raw__landing": {"config": {"months": list(months or [])}}},
     }
-    with dg.DagsterInstance.get() as instance:
+    with dg.DagsterInstance.from_config(str(prepare_dagster_home(p.dagster_home))) as instance:
         result = job.execute_in_process(
             instance=instance, tags=tags, run_config=run_config, raise_on_error=False, run_id=run_id
         )
         print(f"\nrun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}", file=sys.stderr)
-        _print_held_back(data_dir)
+        _print_held_back(p.warehouse)
         if not result.success:
             for event in result.all_events:
                 if event.is_step_failure:
@@ -114,21 +106,17 @@ def _run_locked(
                         f"  step {event.step_key} failed: {err.message.strip() if err else ''}",
                         file=sys.stderr,
                     )
-    from pipelines.settings import paths, secure_tree
-
-    for line in secure_tree(paths(data_dir)):
+    for line in secure_tree(p):
         print(f"file mode fixed: {line}", file=sys.stderr)
     return result.success
 
 
-def _print_held_back(data_dir: str | None) -> None:
+def _print_held_back(wh: Path) -> None:
     """The files refused and the source-periods they hold back (docs/ingestion.md)."""
     import duckdb
 
     from pipelines.defs.publish import held_back
-    from pipelines.settings import paths
 
-    wh = paths(data_dir).warehouse
     if not wh.exists():
         return
     try:
@@ -148,12 +136,7 @@ def _handle_run(args: argparse.Namespace) -> int:
 
     try:
         ok = run_pipeline(
-            args.data_dir,
-            args.source or None,
-            args.month or None,
-            args.sources_dir,
-            wait=args.wait,
-            engine=args.engine,
+            sources=args.source or None, months=args.month or None, wait=args.wait, settings=args.settings
         )
     except RunLockHeld as exc:
         print(str(exc), file=sys.stderr)

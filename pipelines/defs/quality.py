@@ -32,10 +32,12 @@ def asset_key_for_table(table: str) -> dg.AssetKey:
     "(quality.check_results history, quality.scorecards, quality.mart_fitness).",
 )
 def quality_results(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from pipelines.ingest.registry import load_sources
     from pipelines.quality import build_data_docs, run_quality
 
+    sources = load_sources(warehouse.source_folder)
     with warehouse.connect() as con:
-        report = run_quality(con, context.run_id, log=context.log.info)
+        report = run_quality(con, context.run_id, log=context.log.info, sources=sources)
     docs = build_data_docs(warehouse.paths.data_dir / "quality_docs")
     failed = [r for r in report.results if r.status == "fail"]
     blocking = report.blocking_failures

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.defs.ingest import institution_registry, raw_landing
+from pipelines.defs.ingest import LANDING_KEY, institution_registry
 from pipelines.defs.resources import WarehouseResource
 
 STD_TABLES = {
@@ -18,7 +18,7 @@ STD_TABLES = {
     "unmapped_terms": "the unmapped-terms worklist for the quality team",
     "row_outcomes": "whole-row corrections (sex/birth date from a valid ID, inferred ID type, future dates)",
 }
-UPSTREAM = [raw_landing.key, *institution_registry.keys]
+UPSTREAM = [LANDING_KEY, *institution_registry.keys]
 REF_TABLES = {
     "data_elements": "the data-element standard (standard/data_elements.csv)",
     "value_domains": "value domains (standard/value_domains.csv)",
@@ -44,7 +44,7 @@ def standardized_tables(context: dg.AssetExecutionContext, warehouse: WarehouseR
 
     secret = load_or_create_secret(warehouse.paths.secrets_dir)
     with warehouse.connect() as con:
-        report = standardize_all(con, load_sources(), secret, log=context.log.info)
+        report = standardize_all(con, load_sources(warehouse.source_folder), secret, log=context.log.info)
         counts = {}
         for schema, names in (("std", STD_TABLES), ("ref", REF_TABLES)):
             for name in names:

@@ -9,16 +9,19 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.dbt_project import run_with_concurrent_update_guard
 
+from pipelines.defs.dbt_child import write_launcher
 from pipelines.defs.engine import EngineResource
 from pipelines.defs.resources import WarehouseResource
+from pipelines.runlock import children_file
 from pipelines.settings import DBT_PROJECT_DIR
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-# dbt as the pipeline starts it: own process group, killed with the run (dbt_child.py)
-DBT_CHILD = Path(__file__).with_name("dbt_child.sh")
-os.environ.setdefault("RW_PYTHON", sys.executable)
 KEEP_DBT_TARGETS = 3
+
+
+def dbt_project() -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
 def dbt_executable() -> str:
@@ -27,20 +30,17 @@ def dbt_executable() -> str:
     return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
 
 
-def _put_dbt_on_path() -> None:
-    """dagster-dbt's project preparer looks for `dbt` on PATH: make it the project's own."""
-    bin_dir = str(Path(dbt_executable()).parent)
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+def ensure_manifest(project: DbtProject, reparse: bool = False) -> Path:
+    """Parse the project when asked (``dagster dev`` re-parses on load) or when no manifest exists
+    yet, with the project's own dbt (no PATH change)."""
+    if reparse or not project.manifest_path.exists():
 
+        def parse(project: DbtProject) -> None:
+            dbt = DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
+            dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
 
-def ensure_manifest() -> Path:
-    """`dagster dev` re-parses on load; headless runs parse once when no manifest exists yet."""
-    _put_dbt_on_path()
-    dbt_project.prepare_if_dev()
-    if not dbt_project.manifest_path.exists():
-        dbt_project.preparer.prepare(dbt_project)
-    return dbt_project.manifest_path
+        run_with_concurrent_update_guard(project.manifest_path, parse, project=project)
+    return project.manifest_path
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
@@ -59,48 +59,57 @@ class WarehouseTranslator(DagsterDbtTranslator):
         return f"warehouse_{folder}"
 
 
-ensure_manifest()
+def dbt_cli(project: DbtProject, run_target: Path, env: Mapping[str, str]) -> DbtCliResource:
+    """The dbt CLI for one build: on POSIX through the launcher that keeps dbt from outliving the
+    run and hands it ``env`` (pipelines/defs/dbt_child.py); else the plain dbt."""
+    dbt = dbt_executable()
+    if os.name == "posix" and Path(dbt).exists():
+        dbt = str(write_launcher(run_target, env))
+    return DbtCliResource(project_dir=project, dbt_executable=dbt)
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=WarehouseTranslator(),
-    retry_policy=dg.RetryPolicy(max_retries=1, delay=5),
-)
-def warehouse_dbt_models(
-    context: dg.AssetExecutionContext,
-    dbt: DbtCliResource,
-    warehouse: WarehouseResource,
-    engine: EngineResource,
-):
-    """`dbt build`: models, seeds (indicator registry) and tests, streamed as they finish.
+def build_warehouse_assets(reparse: bool = False) -> dg.AssetsDefinition:
+    """The dbt assets (parses the project first when ``reparse`` or when it has no manifest)."""
+    project = dbt_project()
+    ensure_manifest(project, reparse)
 
-    Engine ``spark``: the lake is written first, dbt builds on Spark (dbt-spark), and the marts
-    come back into the DuckDB warehouse (pipelines.engines.spark.build)."""
-    # dbt reads RW_WAREHOUSE (profiles.yml); DbtCliResource takes no env, so set it for this step only
-    env = {"RW_WAREHOUSE": str(warehouse.paths.warehouse)}
-    spark = engine.resolved == "spark"
-    if spark:
-        from pipelines.engines.spark import build as spark_build
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=WarehouseTranslator(),
+        retry_policy=dg.RetryPolicy(max_retries=1, delay=5),
+    )
+    def warehouse_dbt_models(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, engine: EngineResource
+    ):
+        """`dbt build`: models, seeds (indicator registry) and tests, streamed as they finish.
 
-        env.update(spark_build.prepare(warehouse.paths, log=context.log.info))
-    previous = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    targets = warehouse.paths.data_dir / "dbt_target"
-    targets.mkdir(parents=True, exist_ok=True)
-    _prune_targets(targets)
-    try:
+        Engine ``spark``: the lake is written first, dbt builds on Spark (dbt-spark), and the marts
+        come back into the DuckDB warehouse (pipelines.engines.spark.build)."""
+        settings = warehouse.settings(engine)
+        p = settings.paths
+        # dbt reads RW_WAREHOUSE (profiles.yml): handed to the dbt process, not set in this one
+        env = {
+            "RW_WAREHOUSE": str(p.warehouse),
+            "RW_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+            "RW_RUN_CHILDREN": str(children_file(p.data_dir)),
+        }
+        spark = settings.engine == "spark"
+        if spark:
+            from pipelines.engines.spark import build as spark_build
+
+            env.update(spark_build.prepare(settings, log=context.log.info))
+        targets = p.data_dir / "dbt_target"
+        targets.mkdir(parents=True, exist_ok=True)
+        _prune_targets(targets)
         # per-run target/log folders under the data dir, not in the code checkout
-        yield from dbt.cli(["build"], context=context, target_path=targets / context.run_id[:8]).stream()
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    if spark:
-        spark_build.finish(warehouse.paths, log=context.log.info)
+        run_target = targets / context.run_id[:8]
+        dbt = dbt_cli(project, run_target, env)
+        yield from dbt.cli(["build"], context=context, target_path=run_target).stream()
+        if spark:
+            spark_build.finish(settings, log=context.log.info)
+
+    return warehouse_dbt_models
 
 
 def _prune_targets(targets: Path) -> None:
@@ -108,10 +117,3 @@ def _prune_targets(targets: Path) -> None:
     old = sorted((p for p in targets.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
     for p in old[KEEP_DBT_TARGETS - 1 :]:
         shutil.rmtree(p, ignore_errors=True)
-
-
-def dbt_resource() -> DbtCliResource:
-    executable = (
-        str(DBT_CHILD) if os.name == "posix" and Path(dbt_executable()).exists() else dbt_executable()
-    )
-    return DbtCliResource(project_dir=dbt_project, dbt_executable=executable)

@@ -6,24 +6,12 @@
   warehouse file so the quality suites, publish, the dashboards and ``indicators`` run unchanged.
   See ``docs/scale-out.md``.
 
-Chosen by ``referral-warehouse run --engine``, else ``RW_ENGINE``, else ``duckdb``.
+Chosen by ``referral-warehouse run --engine``, else ``RW_ENGINE``, else ``duckdb``, resolved once
+into ``Settings.engine`` (pipelines/settings.py).
 """
 
 from __future__ import annotations
 
-import os
+from pipelines.settings import DEFAULT_ENGINE, ENGINES, UnknownEngine, resolve_engine
 
-ENGINES = ("duckdb", "spark")
-DEFAULT_ENGINE = "duckdb"
-
-
-class UnknownEngine(ValueError):
-    pass
-
-
-def resolve_engine(name: str | None = None) -> str:
-    """The engine to use: an explicit name, else $RW_ENGINE, else duckdb."""
-    engine = (name or os.environ.get("RW_ENGINE") or DEFAULT_ENGINE).strip().lower()
-    if engine not in ENGINES:
-        raise UnknownEngine(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
-    return engine
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "UnknownEngine", "resolve_engine"]

@@ -50,14 +50,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_land(args: argparse.Namespace) -> int:
     from pipelines.ingest.registry import SourceConfigError, load_sources
-    from pipelines.settings import paths
 
-    p = paths(args.data_dir)
+    p = args.settings.paths
     inbox = args.inbox or p.inbox
     warehouse = args.warehouse or p.warehouse
     registry = args.registry or p.registry
     try:
-        sources = load_sources(args.sources_dir)
+        sources = load_sources(args.settings.sources_dir)
     except SourceConfigError as exc:
         print(f"bad source YAML (run `referral-warehouse sources validate`):\n{exc}", file=sys.stderr)
         return 2

@@ -98,7 +98,7 @@ def run_validate(args: argparse.Namespace) -> int:
             except SourceConfigError as exc:
                 problems += exc.problems
     else:
-        folder = resolve_sources_dir(args.sources_dir)
+        folder = resolve_sources_dir(args.settings.sources_dir)
         good, problems = validate_sources(folder)
     if args.json:
         print(
@@ -161,10 +161,9 @@ def _load_one(source: str, sources_dir: Path | None):
 def run_check(args: argparse.Namespace) -> int:
     from pipelines.ingest.registry import SourceConfigError
     from pipelines.onboarding.check import check_file
-    from pipelines.settings import paths
 
     try:
-        cfg = _load_one(args.source, args.sources_dir)
+        cfg = _load_one(args.source, args.settings.sources_dir)
     except SourceConfigError as exc:
         if args.json:
             print(json.dumps({"accepted": False, "problems": exc.problems}, ensure_ascii=False, indent=2))
@@ -174,7 +173,7 @@ def run_check(args: argparse.Namespace) -> int:
     if not args.file.exists():
         print(f"no such file: {args.file}", file=sys.stderr)
         return 2
-    registry = args.registry or paths(args.data_dir).registry
+    registry = args.registry or args.settings.paths.registry
     result = check_file(cfg, args.file, registry=registry, n_rows=args.rows)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2, default=str))

@@ -64,9 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     from pipelines.publish.report import ReportError, generate
-    from pipelines.settings import paths
 
-    p = paths(args.data_dir)
+    p = args.settings.paths
     published = args.published or p.published
     out = args.out or (p.data_dir / "reports")
     try:
@@ -87,9 +86,8 @@ def run_indicators(args: argparse.Namespace) -> int:
         read_indicator_values,
         read_period_status,
     )
-    from pipelines.settings import paths
 
-    published = args.published or paths(args.data_dir).published
+    published = args.published or args.settings.paths.published
     try:
         period, values = read_indicator_values(
             published,

@@ -9,9 +9,7 @@ import datetime as dt
 def _connect(args: argparse.Namespace, read_only: bool):
     import duckdb
 
-    from pipelines.settings import paths
-
-    db = args.warehouse or paths(args.data_dir).warehouse
+    db = args.warehouse or args.settings.paths.warehouse
     return duckdb.connect(str(db), read_only=read_only)
 
 
@@ -24,14 +22,13 @@ def _print_df(df) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from pipelines.quality import build_data_docs, run_quality
-    from pipelines.settings import paths
 
     run_id = args.run_id or dt.datetime.now().strftime("q%Y%m%dT%H%M%S")
     con = _connect(args, read_only=False)
     try:
         report = run_quality(con, run_id, stage=args.stage)
         if args.docs:
-            out = args.docs_dir or (paths(args.data_dir).data_dir / "quality_docs")
+            out = args.docs_dir or (args.settings.paths.data_dir / "quality_docs")
             print(f"Data Docs: {build_data_docs(out)}")
     finally:
         con.close()
@@ -72,11 +69,10 @@ def _drill(args: argparse.Namespace) -> int:
 
 def _docs(args: argparse.Namespace) -> int:
     from pipelines.quality import build_data_docs
-    from pipelines.settings import paths
 
     con = _connect(args, read_only=True)
     try:
-        out = args.out or (paths(args.data_dir).data_dir / "quality_docs")
+        out = args.out or (args.settings.paths.data_dir / "quality_docs")
         print(f"Data Docs: {build_data_docs(out, con=con)}")
     finally:
         con.close()

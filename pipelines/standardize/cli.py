@@ -33,12 +33,9 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
-def _connect(data_dir: str | None, read_only: bool = False):
+def _connect(p, read_only: bool = False):
     import duckdb
 
-    from pipelines.settings import paths
-
-    p = paths(data_dir)
     if not p.warehouse.exists():
         raise SystemExit(f"no warehouse at {p.warehouse}: land some files first (referral-warehouse land)")
     return p, duckdb.connect(str(p.warehouse), read_only=read_only)
@@ -59,8 +56,8 @@ def _run(args: argparse.Namespace) -> int:
     from pipelines.standardize.engine import standardize_all
     from pipelines.standardize.secret import load_or_create_secret
 
-    sources = _sources(args.sources_dir)
-    p, con = _connect(args.data_dir)
+    sources = _sources(args.settings.sources_dir)
+    p, con = _connect(args.settings.paths)
     try:
         report = standardize_all(
             con,
@@ -80,8 +77,8 @@ def _accuracy(args: argparse.Namespace) -> int:
     from pipelines.standardize.accuracy import accuracy_by_field, summary
     from pipelines.standardize.secret import load_or_create_secret
 
-    sources = _sources(args.sources_dir)
-    p, con = _connect(args.data_dir)
+    sources = _sources(args.settings.sources_dir)
+    p, con = _connect(args.settings.paths)
     try:
         df = accuracy_by_field(con, p.truth, sources, load_or_create_secret(p.secrets_dir))
         if df.empty:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import dagster as dg
 import duckdb
 
-from pipelines.defs.ingest import institution_registry, raw_landing
+from pipelines.defs.ingest import build_raw_landing, institution_registry
 from pipelines.defs.resources import WarehouseResource
+from pipelines.ingest.registry import load_sources
 
 
 def test_materialize_one_source_partition(tmp_path):
@@ -15,7 +16,7 @@ def test_materialize_one_source_partition(tmp_path):
 
     generate(tmp_path, scale="tiny", seed=3)
     result = dg.materialize(
-        [raw_landing, institution_registry],
+        [build_raw_landing(sorted(load_sources())), institution_registry],
         partition_key="his_b",
         resources={"warehouse": WarehouseResource(data_dir=str(tmp_path))},
         instance=dg.DagsterInstance.ephemeral(),

@@ -19,12 +19,13 @@ def region(tmp_path_factory):
 
     data = tmp_path_factory.mktemp("data")
     generate(data, scale="tiny", seed=7)
-    saved = dict(os.environ)  # the run command points the process at its data dir: undo it after
-    os.environ["RW_DATA_DIR"] = str(data)
-    os.environ["DAGSTER_HOME"] = str(data / "dagster_home")
+
+    def environ() -> dict:
+        return {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+
+    before = environ()
     yield data
-    os.environ.clear()
-    os.environ.update(saved)
+    assert environ() == before  # the run takes its data dir as an argument, never the environment
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +106,7 @@ def test_second_delivery_and_quality_history(first_run):
     assert statuses.get("replaced", 0) >= 1
     assert statuses.get("duplicate", 0) >= 1
     assert runs == 2
-    with dg.DagsterInstance.get() as instance:
+    with dg.DagsterInstance.from_config(str(first_run / "dagster_home")) as instance:
         records = instance.get_runs(filters=dg.RunsFilter(job_name="warehouse_job"))
     assert len(records) == 2
     assert all(r.is_success for r in records)

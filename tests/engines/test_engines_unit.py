@@ -8,16 +8,18 @@ import pytest
 from pipelines.engines import UnknownEngine, resolve_engine
 from pipelines.engines.compare import compare_warehouses
 from pipelines.engines.spark import lake
+from pipelines.settings import Settings
 
 
-def test_engine_resolution(monkeypatch):
-    monkeypatch.delenv("RW_ENGINE", raising=False)
+def test_engine_resolution():
     assert resolve_engine() == "duckdb"
-    monkeypatch.setenv("RW_ENGINE", "Spark")
-    assert resolve_engine() == "spark"
-    assert resolve_engine("duckdb") == "duckdb"  # an explicit choice beats the setting
+    assert Settings.from_environ({}).engine == "duckdb"
+    assert Settings.from_environ({"RW_ENGINE": "Spark"}).engine == "spark"
+    assert Settings.from_environ({"RW_ENGINE": "Spark"}, engine="duckdb").engine == "duckdb"  # explicit wins
     with pytest.raises(UnknownEngine):
         resolve_engine("trino")
+    with pytest.raises(UnknownEngine):
+        Settings.from_environ({"RW_ENGINE": "trino"})
 
 
 def _warehouse(path, rows):

@@ -117,13 +117,12 @@ def test_the_sensor_and_schedule_skip_while_a_run_holds_the_data_dir(tmp_path, m
     from pipelines.defs import automation
 
     data = tmp_path / "data"
-    monkeypatch.setenv("RW_DATA_DIR", str(data))
-    assert automation._busy() is None
+    assert automation.busy_message(data) is None
     first = _start_holder(data)
     try:
-        busy = automation._busy()
+        busy = automation.busy_message(data)
         assert busy and "another run is already running" in busy and "run-A" in busy
     finally:
         first.kill()
         first.wait()
-    assert automation._busy() is None
+    assert automation.busy_message(data) is None

@@ -4,14 +4,13 @@ anything is landed; constants, defaults and the one-institution rule; the defaul
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from pipelines.cli import main
 from pipelines.ingest.registry import SourceConfigError, load_sources, read_source
-from pipelines.settings import SOURCES_DIR, default_sources_dir
+from pipelines.settings import SOURCES_DIR, Settings, default_sources_dir
 
 GOOD = """\
 source_id: cd_chc
@@ -195,9 +194,13 @@ def test_default_sources_dir_is_the_working_directory_s_then_the_project_s(tmp_p
     assert default_sources_dir() == tmp_path / "sources"
     assert list(load_sources()) == ["cd_chc"]
     assert load_sources().sources_dir == tmp_path / "sources"
-    monkeypatch.setenv("RW_SOURCES_DIR", str(SOURCES_DIR))
-    assert default_sources_dir() == SOURCES_DIR
-    assert os.environ["RW_SOURCES_DIR"] == str(SOURCES_DIR)
+    # $RW_SOURCES_DIR is read once, by the entry point's Settings; an explicit folder beats it
+    environ = {"RW_SOURCES_DIR": str(SOURCES_DIR)}
+    assert Settings.from_environ(environ).sources_dir == SOURCES_DIR
+    assert (
+        Settings.from_environ(environ, sources_dir=tmp_path / "sources").sources_dir == tmp_path / "sources"
+    )
+    assert Settings.from_environ({}).sources_dir == tmp_path / "sources"
 
 
 def test_a_missing_sources_folder_is_named(tmp_path):
@@ -217,9 +220,5 @@ def test_standardize_and_run_refuse_a_bad_yaml_naming_it(tmp_path, capsys, monke
     assert f"{src / 'src.yaml'}:10: files[0].sheet: unknown key 'sheet'" in capsys.readouterr().err
     from pipelines.defs.cli import run_pipeline
 
-    # run_pipeline points the environment at its folders: registered here so they are restored
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    monkeypatch.setenv("RW_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("RW_SOURCES_DIR", str(SOURCES_DIR))
     with pytest.raises(SystemExit, match="files\\[0\\].sheet: unknown key 'sheet'"):
         run_pipeline(str(tmp_path / "data"), sources_dir=src)

@@ -11,40 +11,39 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import duckdb
 
 from pipelines.engines.spark import lake as lk
 from pipelines.engines.spark.session import dbt_env, lake_dir, spark_warehouse_dir
-from pipelines.settings import DUCKDB_MEMORY_LIMIT, Paths
+from pipelines.settings import Settings
 
 
-def export_marts_setting() -> list[str] | None:
-    """Which marts come back into DuckDB: all (default), or the comma-separated list in
-    ``RW_SPARK_EXPORT_MARTS`` (at province scale: the aggregates the dashboards read)."""
-    value = os.environ.get("RW_SPARK_EXPORT_MARTS", "").strip()
-    return [t.strip() for t in value.split(",") if t.strip()] or None
-
-
-def prepare(p: Paths, log: Callable[[str], None] = print) -> dict[str, str]:
+def prepare(settings: Settings, log: Callable[[str], None] = print) -> dict[str, str]:
     """Write the lake and return the environment for the dbt build on Spark."""
-    lake = lake_dir(p)
-    con = duckdb.connect(str(p.warehouse), read_only=True, config={"memory_limit": DUCKDB_MEMORY_LIMIT})
+    p, spark = settings.paths, settings.spark
+    lake = lake_dir(p, spark)
+    con = duckdb.connect(
+        str(p.warehouse), read_only=True, config={"memory_limit": settings.duckdb_memory_limit}
+    )
     try:
         lk.write_landing(con, lake, log=log)
         lk.write_sources(con, lake, log=log)
     finally:
         con.close()
-    lk.reset_dbt_schemas(spark_warehouse_dir(p))
-    return dbt_env(p)
+    lk.reset_dbt_schemas(spark_warehouse_dir(p, spark))
+    return dbt_env(p, spark)
 
 
-def finish(p: Paths, log: Callable[[str], None] = print) -> dict[str, int]:
-    """Import the marts dbt-spark built into the DuckDB warehouse."""
-    con = duckdb.connect(str(p.warehouse), config={"memory_limit": DUCKDB_MEMORY_LIMIT})
+def finish(settings: Settings, log: Callable[[str], None] = print) -> dict[str, int]:
+    """Import the marts dbt-spark built into the DuckDB warehouse: all of them, or the ones in
+    ``SparkSettings.export_marts`` (``RW_SPARK_EXPORT_MARTS``; at province scale: the aggregates
+    the dashboards read)."""
+    p, spark = settings.paths, settings.spark
+    con = duckdb.connect(str(p.warehouse), config={"memory_limit": settings.duckdb_memory_limit})
     try:
-        return lk.import_tables(con, spark_warehouse_dir(p), "marts", export_marts_setting(), log=log)
+        marts = list(spark.export_marts) or None
+        return lk.import_tables(con, spark_warehouse_dir(p, spark), "marts", marts, log=log)
     finally:
         con.close()
