@@ -33,6 +33,15 @@ def _modules() -> list[Path]:
     return sorted(p for folder in ("pipelines", "dashboards") for p in (ROOT / folder).rglob("*.py"))
 
 
+def test_no_python_module_in_pipelines_or_dashboards_is_over_500_lines():
+    long = {}
+    for p in _modules():
+        n = len(p.read_text(encoding="utf-8").splitlines())
+        if n > MAX_MODULE_LINES:
+            long[str(p.relative_to(ROOT))] = n
+    assert long == {}
+
+
 def _environment_uses(tree: ast.AST) -> list[int]:
     """Lines reading or writing the process environment: os.environ, os.getenv/putenv/unsetenv,
     or importing environ/getenv from os."""
