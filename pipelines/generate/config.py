@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,26 @@ TERMINOLOGY_FILE = "icd10_beijing_clinical_v601.csv"
 SCALES = ("tiny", "small", "medium", "city")
 CONDITIONS = ("hypertension", "diabetes", "copd", "af", "stroke", "chd")
 DX_NAME_KINDS = ("dx_synonym", "dx_abbreviation", "dx_numeral", "dx_grade_risk_words")
+
+
+@functools.cache
+def entity_spec() -> dict:
+    """``data/entities.yaml``: each entity's canonical columns, record key and period element, and
+    which elements are dates and date-times (read once, when first needed)."""
+    with (DATA_DIR / "entities.yaml").open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def entities() -> dict:
+    return entity_spec()["entities"]
+
+
+def date_elements() -> set[str]:
+    return set(entity_spec()["date_elements"])
+
+
+def datetime_elements() -> set[str]:
+    return set(entity_spec()["datetime_elements"])
 
 
 def deep_merge(base: dict, override: dict) -> dict:

@@ -17,10 +17,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.generate.config import CONDITIONS, load_dx_table, load_params, load_vocab
+from pipelines.generate.config import (
+    CONDITIONS,
+    entities,
+    load_dx_table,
+    load_params,
+    load_vocab,
+)
 from pipelines.generate.events import Ctx
 from pipelines.generate.exports import (
-    ENTITIES,
     DxText,
     strftime,
 )
@@ -66,7 +71,7 @@ def _run_windows(run: GenerationRun, windows, delivery: str, count_stats: bool =
         for entity, d in evs.items():
             if not d:
                 continue
-            pcol = ENTITIES[entity]["period"]
+            pcol = entities()[entity]["period"]
             day = d[pcol].astype("datetime64[D]")
             wix = np.searchsorted(starts, day, side="right") - 1
             wix = np.maximum(wix, wi)

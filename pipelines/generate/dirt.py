@@ -11,10 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.generate import idcard
-from pipelines.generate.config import DX_NAME_KINDS
+from pipelines.generate.config import DX_NAME_KINDS, entities, entity_spec
 from pipelines.generate.exports import (
-    ENTITIES,
-    ENTITIES_SPEC,
     MULTI_SEPARATORS,
     WHITESPACE_FORMS,
     DxText,
@@ -80,10 +78,10 @@ def apply_dirt(
         mark(kind, m, eligible)
         return m
 
-    cols = {c: clean.column(c).combine_chunks() for c in ENTITIES[entity]["columns"]}
+    cols = {c: clean.column(c).combine_chunks() for c in entities()[entity]["columns"]}
     all_rows = np.ones(n, dtype=bool)
     # typed dirt
-    period_col = ENTITIES[entity]["period"]
+    period_col = entities()[entity]["period"]
     if entity in ("visits", "followups"):
         m = draw("future_date", all_rows)
         if m.any():
@@ -184,7 +182,7 @@ def apply_dirt(
             pick = rng.random(m.sum())
             vals = [alts[s][int(p * len(alts[s]))] for s, p in zip(sex, pick, strict=True)]
             out["sex_code"] = _replace(out["sex_code"], m, vals)
-    wcol = ENTITIES_SPEC["whitespace_column"][entity]
+    wcol = entity_spec()["whitespace_column"][entity]
     if wcol in out:
         elig = out[wcol].is_valid().to_numpy(zero_copy_only=False)
         m = draw("whitespace", elig)

@@ -19,20 +19,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import yaml
 from opencc import OpenCC
 
-from pipelines.generate.config import DATA_DIR, DX_NAME_KINDS, DxTable
+from pipelines.generate.config import DX_NAME_KINDS, DxTable, date_elements, entities
 from pipelines.ingest.registry import SourceConfig
 
 if TYPE_CHECKING:
     from pipelines.generate import dirt
 
-with (DATA_DIR / "entities.yaml").open(encoding="utf-8") as _fh:
-    ENTITIES_SPEC = yaml.safe_load(_fh)
-ENTITIES = ENTITIES_SPEC["entities"]
-DATE_ELEMENTS = set(ENTITIES_SPEC["date_elements"])
-DATETIME_ELEMENTS = set(ENTITIES_SPEC["datetime_elements"])
 TRUTH_EXTRA = {
     "visits": [
         "diagnosis_code_std",
@@ -257,13 +251,13 @@ def strftime(arr: pa.Array, fmt: str) -> pa.Array:
 
 
 def iso(arr: pa.Array, element: str) -> pa.Array:
-    fmt = "%Y-%m-%d" if element in DATE_ELEMENTS else "%Y-%m-%d %H:%M:%S"
+    fmt = "%Y-%m-%d" if element in date_elements() else "%Y-%m-%d %H:%M:%S"
     return strftime(arr, fmt)
 
 
 def truth_table(entity: str, clean: pa.Table, dx: DxTable, multi: np.ndarray) -> pa.Table:
     """Clean values of every canonical element as strings, plus truth extras."""
-    spec = ENTITIES[entity]
+    spec = entities()[entity]
     out = {}
     for c in spec["columns"]:
         a = clean.column(c)
@@ -290,7 +284,7 @@ class Layout:
         self.entity = entity
         self.canonical = source is None or source.is_canonical
         if self.canonical:
-            self.columns = [(c, c, (), {}) for c in ENTITIES[entity]["columns"]]
+            self.columns = [(c, c, (), {}) for c in entities()[entity]["columns"]]
         else:
             spec = next(f for f in source.files if f.entity == entity)
             self.columns = [(c.source_column, c.element, c.date_formats, c.value_map) for c in spec.columns]
@@ -307,7 +301,7 @@ class Layout:
         _s, f, _vm = self.by_element[element]
         if f:
             return list(f)
-        return ["%Y-%m-%d"] if element in DATE_ELEMENTS else ["%Y-%m-%d %H:%M:%S"]
+        return ["%Y-%m-%d"] if element in date_elements() else ["%Y-%m-%d %H:%M:%S"]
 
 
 # ----------------------------------------------------------------------------- writers

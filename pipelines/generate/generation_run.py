@@ -13,10 +13,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipelines.generate.config import entities
 from pipelines.generate.dirt import DirtResult, apply_dirt
 from pipelines.generate.events import Ctx, concat
 from pipelines.generate.exports import (
-    ENTITIES,
     TRUTH_EXTRA,
     DxText,
     Layout,
@@ -43,7 +43,7 @@ def truth_schema(entity: str) -> pa.Schema:
         pa.field("row_number", pa.int64()),
         pa.field("record_key", pa.string()),
     ]
-    fields += [pa.field(c, pa.string()) for c in ENTITIES[entity]["columns"]]
+    fields += [pa.field(c, pa.string()) for c in entities()[entity]["columns"]]
     fields += [pa.field(c, pa.string()) for c in TRUTH_EXTRA.get(entity, [])]
     fields.append(pa.field("dirt", pa.string()))
     return pa.schema(fields)
@@ -185,7 +185,7 @@ class GenerationRun:
         lab = np.where(flags, np.where(lab == "", "duplicate_row", lab + ";duplicate_row"), lab)
         if truncated:
             lab[-1] = (lab[-1] + ";" if lab[-1] else "") + "truncated_line"
-        key = ENTITIES[entity]["key"]
+        key = entities()[entity]["key"]
         meta = {
             "delivery": pa.array([delivery] * n_rows, pa.string()),
             "source_id": pa.array([source_id] * n_rows, pa.string()),
@@ -209,7 +209,7 @@ class GenerationRun:
             if not evd:
                 continue
             clean = materialize(entity, evd, self.ctx)
-            spec = ENTITIES[entity]
+            spec = entities()[entity]
             idx = pc.sort_indices(
                 clean, sort_keys=[(spec["period"], "ascending"), (spec["key"], "ascending")]
             )

@@ -14,7 +14,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from pipelines.generate.exports import DATE_ELEMENTS, ENTITIES
+from pipelines.generate.config import date_elements, entities
 from pipelines.ingest.registry import SourceConfig, load_sources
 from pipelines.settings import SOURCES_DIR
 
@@ -61,7 +61,7 @@ def to_clean(value, element: str, date_formats, value_map) -> str | None:
                 d = datetime.strptime(value, fmt)
             except ValueError:
                 continue
-            return d.strftime("%Y-%m-%d" if element in DATE_ELEMENTS else "%Y-%m-%d %H:%M:%S")
+            return d.strftime("%Y-%m-%d" if element in date_elements() else "%Y-%m-%d %H:%M:%S")
         raise AssertionError(f"{element}: {value!r} matches none of {date_formats}")
     return value
 
@@ -74,7 +74,7 @@ def test_clean_rows_read_back_to_the_truth(tiny, source_id):
     for spec in src.files:
         entity = spec.entity
         if src.is_canonical:
-            mapping = [(c, c, (), {}) for c in ENTITIES[entity]["columns"]]
+            mapping = [(c, c, (), {}) for c in entities()[entity]["columns"]]
         else:
             mapping = [(c.source_column, c.element, c.date_formats, c.value_map) for c in spec.columns]
         truth = pd.read_parquet(out / "truth/records" / f"{entity}.parquet")
@@ -87,10 +87,10 @@ def test_clean_rows_read_back_to_the_truth(tiny, source_id):
                 if tr.dirt:
                     continue
                 for col, element, fmts, vmap in mapping:
-                    if src.is_canonical and element in DATE_ELEMENTS | {
-                        e for e in ENTITIES[entity]["columns"] if e.endswith("_datetime")
+                    if src.is_canonical and element in date_elements() | {
+                        e for e in entities()[entity]["columns"] if e.endswith("_datetime")
                     }:
-                        fmts = ("%Y-%m-%d",) if element in DATE_ELEMENTS else ("%Y-%m-%d %H:%M:%S",)
+                        fmts = ("%Y-%m-%d",) if element in date_elements() else ("%Y-%m-%d %H:%M:%S",)
                     got = to_clean(row[col], element, fmts, vmap)
                     exp = None if pd.isna(tr[element]) else tr[element]
                     assert got == exp, (path.name, int(tr.row_number), col, row[col], exp)

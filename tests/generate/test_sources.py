@@ -8,7 +8,7 @@ import json
 
 import openpyxl
 
-from pipelines.generate.exports import ENTITIES
+from pipelines.generate.config import entities
 from pipelines.ingest.registry import load_sources
 from pipelines.settings import SOURCES_DIR, STANDARD_DIR
 
@@ -37,7 +37,7 @@ def test_every_mapping_is_complete_and_uses_known_elements():
                 continue
             elements = [c.element for c in f.columns]
             # complete: every canonical element of the entity is mapped exactly once
-            assert sorted(elements) == sorted(ENTITIES[f.entity]["columns"]), (sid, f.entity)
+            assert sorted(elements) == sorted(entities()[f.entity]["columns"]), (sid, f.entity)
             for e in elements:
                 assert (f.entity, e) in known, (sid, f.entity, e)
             assert set(f.required_columns) <= {c.source_column for c in f.columns}
@@ -56,7 +56,7 @@ def test_file_headers_match_the_yaml(tiny):
     with (out / "inbox/his_b/visits_202501.csv").open(encoding="gb18030") as fh:
         assert next(csv.reader(fh)) == cols_b
     with (out / "inbox/std_export/visits_202501.csv").open(encoding="utf-8") as fh:
-        assert next(csv.reader(fh)) == ENTITIES["visits"]["columns"]
+        assert next(csv.reader(fh)) == entities()["visits"]["columns"]
     wb = openpyxl.load_workbook(out / "inbox/his_c/visits_202501.xlsx", read_only=True)
     rows = list(wb.active.iter_rows(values_only=True))
     assert rows[0][0] == "青澜市基层医疗卫生机构就诊明细表（2025年01月）"  # title row
