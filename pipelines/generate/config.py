@@ -22,7 +22,6 @@ HERE = Path(__file__).resolve().parent
 PARAMS_PATH = HERE / "params.yaml"
 DATA_DIR = HERE / "data"
 TERMINOLOGY_FILE = "icd10_beijing_clinical_v601.csv"
-SCALES = ("tiny", "small", "medium", "city")
 CONDITIONS = ("hypertension", "diabetes", "copd", "af", "stroke", "chd")
 DX_NAME_KINDS = ("dx_synonym", "dx_abbreviation", "dx_numeral", "dx_grade_risk_words")
 
@@ -41,10 +40,6 @@ def entities() -> dict:
 
 def date_elements() -> set[str]:
     return set(entity_spec()["date_elements"])
-
-
-def datetime_elements() -> set[str]:
-    return set(entity_spec()["datetime_elements"])
 
 
 def deep_merge(base: dict, override: dict) -> dict:

@@ -262,7 +262,7 @@ class GenerationRun:
             dr_fixed = DirtResult(
                 cols, lab, dr.multi, dr.order, dr.dup_flags, dr.out_of_order, dr.stats, dr.formatted
             )
-            p2, _t, _d = self.write_source_file(
+            self.write_source_file(
                 "later",
                 source_id,
                 entity,

@@ -35,8 +35,6 @@ from pydantic_core import PydanticCustomError
 
 from pipelines.settings import STANDARD_DIR, default_sources_dir
 
-FORMATS = ("csv", "xlsx", "jsonl", "canonical")
-ENCODINGS = ("utf-8", "utf-8-sig", "gbk", "gb18030", "auto")
 # strftime directives a date format may use (normalizers.parse_datetime applies them; %p also
 # reads 上午/下午)
 DATE_DIRECTIVES = set("YymdHIMSfpbBj%")
@@ -262,12 +260,6 @@ class FileSpec:
 
     def matches(self, file_name: str) -> bool:
         return fnmatch.fnmatch(file_name, self.pattern)
-
-    def element_of(self, source_column: str) -> str | None:
-        for c in self.columns:
-            if c.source_column == source_column:
-                return c.element
-        return None
 
 
 @dataclass(frozen=True)
