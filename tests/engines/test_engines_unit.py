@@ -79,3 +79,31 @@ def test_landing_mirror_is_partitioned_by_period_and_keeps_only_landed_files(tmp
         "hive_partitioning = true, hive_types_autocast = false) order by 1"
     ).fetchall()
     assert back == [("v1", "202501"), ("v2", "202502")]
+
+
+def test_spark_settings_travel_from_the_environment_through_the_engine_resource(tmp_path):
+    from pipelines.defs.engine import EngineResource
+    from pipelines.engines.spark.session import dbt_env
+
+    env = {
+        "RW_ENGINE": "spark",
+        "RW_SPARK_MASTER": "spark://m:7077",
+        "RW_LAKE": str(tmp_path / "lake"),
+        "RW_SPARK_EXPORT_MARTS": "indicator_values, dim_institutions",
+    }
+    settings = Settings.from_environ(env, data_dir=tmp_path / "data")
+    engine = EngineResource.from_settings(settings)
+    assert engine.resolved == "spark"
+    assert engine.spark_settings == settings.spark
+    assert settings.spark.export_marts == ("indicator_values", "dim_institutions")
+    assert dbt_env(settings.paths, settings.spark) == {
+        "RW_DBT_TARGET": "spark",
+        "RW_LAKE": str(tmp_path / "lake"),
+        "RW_SPARK_WAREHOUSE": str(tmp_path / "lake" / "spark-warehouse"),
+        "RW_SPARK_MASTER": "spark://m:7077",
+        "RW_SPARK_DRIVER_MEMORY": "3g",
+        "RW_SPARK_SHUFFLE_PARTITIONS": "4",
+    }
+    # without RW_LAKE the lake is under the data dir
+    default = Settings.from_environ({}, data_dir=tmp_path / "data")
+    assert dbt_env(default.paths, default.spark)["RW_LAKE"] == str(tmp_path / "data" / "lake")
