@@ -334,15 +334,24 @@ def test_confirm_appends_a_reviewed_mapping(std, tmp_path):
 def test_results_persist_across_runs(std, tmp_path):
     pairs = [("高血压3级", None), ("肺腺癌", None), (None, "I10.x00x032"), ("腺癌", None)]
     first = DiagnosisStandardizer(std.pack, reviewed_mappings=None, learned=std.learned)
-    first.use_persistent_cache(tmp_path)
+    first.use_persistent_cache(tmp_path / "cache")
     a = first.standardize_many(pairs)
     assert (first.persistent.hits, first.persistent.misses) == (0, 4)
     second = DiagnosisStandardizer(std.pack, reviewed_mappings=None, learned=std.learned)
-    second.use_persistent_cache(tmp_path)
+    second.use_persistent_cache(tmp_path / "cache")
     b = second.standardize_many(pairs + [("冠心病", None)])
     assert (second.persistent.hits, second.persistent.misses) == (4, 1)
     assert [r.to_json() for r in a] == [r.to_json() for r in b[:4]]
     assert (tmp_path / "cache" / "diagnosis_cache.sqlite").exists()
+
+
+def test_default_keeps_results_only_where_the_caller_says(std, tmp_path):
+    # configuration comes from the caller (the warehouse passes <data dir>/cache), not the environment
+    assert std.persistent is None  # DiagnosisStandardizer.default() without cache_dir
+    cached = DiagnosisStandardizer.default(cache_dir=tmp_path / "c")
+    assert cached is not std and cached.persistent is not None
+    assert cached.persistent.path == tmp_path / "c" / "diagnosis_cache.sqlite"
+    assert DiagnosisStandardizer.default(cache_dir=tmp_path / "c") is cached
 
 
 def test_result_json_round_trip(std):

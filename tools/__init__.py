@@ -1,0 +1,1 @@
+"""Developer tools: benchmarks, evaluations and probes; not part of the shipped package."""
