@@ -299,24 +299,15 @@ class DiagnosisStandardizer(AttributeRules, Guessing):
             site = self.structure.tumour_site(normalized)
             if site is not None:
                 code, method = site, "tumour_site"
-                # a confident learned term of the same site category is more specific (急性髓系白血病)
-                code, method, confidence = self._refine_site(core, code)
-                if method == "learned":
-                    return [
-                        self._diagnosis(
-                            code,
-                            method,
-                            source_text,
-                            None,
-                            None,
-                            normalized,
-                            confidence=confidence,
-                            morphology=morph,
-                        )
-                    ]
         if code is not None:
             code = self._refine_hypertension(code, normalized)
-            return [self._diagnosis(code, method, source_text, None, None, normalized, morphology=morph)]
+            # a confident learned term of the same category is more specific (急性髓系白血病 for 白血病)
+            code, method, confidence = self._refine_in_category(core, code, method)
+            return [
+                self._diagnosis(
+                    code, method, source_text, None, None, normalized, confidence=confidence, morphology=morph
+                )
+            ]
         if not guess:
             return []
         found: list[Diagnosis] = []

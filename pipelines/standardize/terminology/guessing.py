@@ -32,16 +32,28 @@ class Guessing:
                 self._learned_cache[core] = hit
         return hit
 
-    def _refine_site(self, core: str, site_code: str) -> tuple[str, str, float | None]:
-        threshold = getattr(self.learned, "production_threshold", 0.9)
-        category = icd10_category(site_code)
+    def _refine_in_category(self, core: str, code: str, method: str) -> tuple[str, str, float | None]:
+        """A rule placement (a tumour site, a name) refined by the learned matcher's best diagnosis
+        when that is another term of the same 3-character category and more likely right than the
+        rule (its calibrated probability >= the rule method's measured precision): 急性髓系白血病 for
+        a 白血病 site, 盘状狼疮 for 盘状红斑狼疮. Same category, so the warehouse's counts do not
+        change. Chronic-condition categories keep their curated rules (grade / type codes)."""
+        category = icd10_category(code)
+        if self.learned is None or category in self._chronic:
+            return code, method, None
+        bar = min(getattr(self.learned, "production_threshold", 0.9), self.method_confidence.get(method, 1.0))
         for cand, _name, p in self._learned_scored(core):
-            if p < threshold:
-                break
-            same_site = cand and not is_morphology(cand) and icd10_category(cand) == category
-            if same_site and cand != site_code and self._consistent(cand, core):
+            if cand is None or is_morphology(cand):
+                continue
+            if (
+                p >= bar
+                and cand != code
+                and icd10_category(cand) == category
+                and self._consistent(cand, core)
+            ):
                 return cand, "learned", p
-        return site_code, "tumour_site", None
+            break  # only the best diagnosis candidate may refine the rule's placement
+        return code, method, None
 
     def suggestions_for(self, text: str, exclude: set[str] = frozenset()) -> tuple[dict, ...]:
         """Up to three ranked diagnosis codes (never a morphology code) for the quality team."""
