@@ -341,7 +341,8 @@ class DiagnosisStandardizer(AttributeRules, Guessing):
             return [], []
         whole = self._match_part(whole_core if whole_q else text, text, guess=False)
         if whole:
-            return [replace(d, qualifier=whole_q) for d in whole] if whole_q else whole, []
+            whole = [replace(d, qualifier=whole_q) for d in whole] if whole_q else whole
+            return self._whole_text_learned(text, whole, []), []
         found: list[Diagnosis] = []
         unmapped: list[str] = []
         for part in parts:
@@ -362,6 +363,7 @@ class DiagnosisStandardizer(AttributeRules, Guessing):
                 found.extend(replace(d, qualifier=qualifier) if qualifier else d for d in diags)
             else:
                 unmapped.append(part)
+        found = self._whole_text_learned(text, found, unmapped)
         found.sort(key=lambda d: d.qualifier is not None)  # stable: plain diagnoses first
         return found, unmapped
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from rapidfuzz import fuzz, process
 
-from pipelines.standardize.terminology.normalize import match_key, normalize_text
+from pipelines.standardize.terminology.normalize import match_key, normalize_text, split_diagnoses
 from pipelines.standardize.terminology.pack import icd10_category, is_morphology
 from pipelines.standardize.terminology.results import Diagnosis, DiagnosisResult
 
@@ -54,6 +54,41 @@ class Guessing:
                 return cand, "learned", p
             break  # only the best diagnosis candidate may refine the rule's placement
         return code, method, None
+
+    def _whole_text_learned(self, text: str, found: list[Diagnosis], unmapped: list[str]) -> list[Diagnosis]:
+        """The learned matcher on the whole field (as it was trained and calibrated: a whole
+        CHIP-CDN text, often several diagnoses) adds its candidates at p >= the safe threshold whose
+        category no diagnosis found so far has (another condition, not a variant of one already
+        placed). Each is checked against the part of the field it names best (by partial ratio):
+        that part's qualifier goes with it, a ruled-out / denied part gives nothing, and it must
+        agree with that part's numbers and attributes. A part it covers leaves ``unmapped``."""
+        if self.learned is None:
+            return found
+        threshold = getattr(self.learned, "production_threshold", 0.9)
+        scored = self._learned_scored(normalize_text(text))
+        if not scored or scored[0][2] < threshold:
+            return found
+        parts = []
+        for part in split_diagnoses(normalize_text(text)) or [text]:
+            core, qualifier = self.structure.qualifier(part)
+            parts.append((part, core, qualifier, match_key(core)))
+        categories = {d.icd10_category for d in found}
+        out = list(found)
+        for code, name, p in scored:
+            if p < threshold:
+                break
+            if code is None or is_morphology(code) or icd10_category(code) in categories:
+                continue
+            key = match_key(name)
+            part, core, qualifier, _ = max(parts, key=lambda x: fuzz.partial_ratio(key, x[3]))
+            if qualifier in self.structure.excluded or not self._consistent(code, core):
+                continue
+            d = self._diagnosis(code, "learned", part, None, None, normalize_text(core), confidence=p)
+            out.append(replace(d, qualifier=qualifier) if qualifier else d)
+            categories.add(d.icd10_category)
+            if part in unmapped:
+                unmapped.remove(part)
+        return out
 
     def suggestions_for(self, text: str, exclude: set[str] = frozenset()) -> tuple[dict, ...]:
         """Up to three ranked diagnosis codes (never a morphology code) for the quality team."""
