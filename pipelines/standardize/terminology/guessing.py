@@ -132,8 +132,9 @@ class Guessing:
     def _add_best_guess(self, result: DiagnosisResult, text: str | None) -> DiagnosisResult:
         """Best-guess mode: the learned matcher's tuned decision on the whole text (benchmark mode:
         candidates at p >= threshold, else the best one at p >= fallback) in place of the text rules'
-        placements; what the code field placed (exact code, crosswalk, reviewed) stays first. A
-        morphology code in the decision goes onto the tumour diagnosis beside it, never on its own.
+        placements; what the code field placed (exact code, crosswalk, reviewed) stays first. Each
+        morphology code in the decision goes onto a tumour diagnosis beside it (the site the text
+        names when the decision has none), never on its own.
         With no usable decision (or a ruled-out/denied text) the safe result is returned."""
         if not text or not text.strip() or self.learned is None:
             return result
@@ -148,15 +149,22 @@ class Guessing:
             chosen = [(scored[0][0], scored[0][2])]
         from_code = [d for d in result.diagnoses if d.source_code is not None]
         have = {d.code for d in from_code}
-        morph = next((c for c, _ in chosen if c and is_morphology(c)), None)
+        morphs = list(dict.fromkeys(c for c, _ in chosen if c and is_morphology(c)))
         extra = [
             self._diagnosis(c, "learned", text, None, None, normalized, confidence=p)
             for c, p in chosen
             if c and not is_morphology(c) and c not in have
         ]
+        if morphs and not any(is_neoplasm(d.icd10_category) for d in from_code + extra):
+            # a morphology needs a tumour to sit on: the site the text names, when it names one
+            site = self.structure.tumour_site(normalized)
+            if site is not None and site not in have:
+                extra.append(self._diagnosis(site, "tumour_site", text, None, None, normalized))
         if not extra:
             return result
-        diagnoses = attach_morphology(self, from_code + extra, morph)
+        diagnoses = from_code + extra
+        for morph in morphs:  # each onto the next tumour diagnosis without one (癌, 转移性癌 ...)
+            diagnoses = attach_morphology(self, diagnoses, morph)
         return DiagnosisResult(result.input, "mapped", diagnoses, (), ())
 
 

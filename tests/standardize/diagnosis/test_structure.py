@@ -411,3 +411,31 @@ def test_whole_field_learned_candidates_add_other_conditions_only(std):
         ("R53xx02", "learned", "suspected", "乏力明显待查"),
     ]
     assert r.unmapped_parts == ()
+
+
+def test_best_guess_puts_each_morphology_on_a_tumour_never_alone(std):
+    pack = std.pack
+
+    class Decision(_FakeLearned):
+        benchmark_threshold = 0.5
+        benchmark_fallback = 0.3
+
+    # two morphologies in the decision: each onto the next tumour diagnosis without one
+    fake = Decision(
+        pack, [("乙状结肠恶性肿瘤", 0.9), ("肝继发恶性肿瘤", 0.9), ("癌", 0.8), ("转移性癌", 0.7)]
+    )
+    r = DiagnosisStandardizer(pack, reviewed_mappings=None, learned=fake).standardize(
+        "乙状结肠癌，肝转移", best_guess=True
+    )
+    got = [(d.name, d.morphology_name) for d in r.diagnoses]
+    assert got == [("乙状结肠恶性肿瘤", "癌"), ("肝继发恶性肿瘤", "转移性癌")]
+    # a morphology alone in the decision sits on the site the text names (骨 -> the bone site code)
+    fake = Decision(pack, [("骨肉瘤", 0.9)])
+    r = DiagnosisStandardizer(pack, reviewed_mappings=None, learned=fake).standardize(
+        "右大腿骨肉瘤", best_guess=True
+    )
+    site = std.structure.tumour_site("右大腿骨肉瘤")
+    assert site is not None and not is_morphology(site)
+    assert [(d.code, d.mapping_method, d.morphology_name) for d in r.diagnoses] == [
+        (site, "tumour_site", "骨肉瘤")
+    ]
