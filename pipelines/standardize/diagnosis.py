@@ -342,6 +342,8 @@ class DiagnosisStandardizer(AttributeRules, Guessing):
         whole = self._match_part(whole_core if whole_q else text, text, guess=False)
         if whole:
             whole = [replace(d, qualifier=whole_q) for d in whole] if whole_q else whole
+            if all(d.icd10_category in self._chronic for d in whole):
+                return whole, []  # a chronic condition placed whole by its curated rules: the fast path
             return self._whole_text_learned(text, whole, []), []
         found: list[Diagnosis] = []
         unmapped: list[str] = []
