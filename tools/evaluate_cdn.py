@@ -272,7 +272,11 @@ def _measure_stored(args) -> int:
         ],
         gold,
     )
-    pipe = micro_prf([_names(std.standardize(ex.text)) for ex in held], gold)
+    safe = [std.standardize(ex.text) for ex in held]
+    pipe = {
+        **micro_prf([_names(r) for r in safe], gold),
+        "unmapped_records": sum(r.status == "unmapped" for r in safe),
+    }
     guess = micro_prf([_names(std.standardize(ex.text, best_guess=True)) for ex in held], gold)
     report = {"benchmark_mode": bench, "pipeline_mode": pipe, "best_guess_mode": guess}
     print(json.dumps(report, ensure_ascii=False, indent=2))
