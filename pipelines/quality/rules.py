@@ -299,7 +299,7 @@ def std_diagnoses_relations(
     src = "v.source_id" if has_visits else "CAST(NULL AS VARCHAR)"
     sql = (
         f"SELECT d.*, {src} AS _source_id, CAST(d.institution_code AS VARCHAR) AS _institution, "
-        f"d.visit_id AS _order FROM std.visit_diagnoses d {join} WHERE d.seq = 1"
+        f"d.visit_id AS _order FROM std.visit_diagnoses d {join} WHERE d.is_principal"
     )
     return [
         Relation(

@@ -19,27 +19,43 @@ attribute the text states (grade, diabetes type), and text that cannot be placed
 
 from __future__ import annotations
 
-import csv
-import os
 import re
 import sqlite3
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
-from rapidfuzz import fuzz, process
-
-from pipelines.settings import STANDARD_DIR
+from pipelines.standardize.terminology.attribute_rules import AttributeRules
+from pipelines.standardize.terminology.guessing import (
+    FUZZY_THRESHOLD,
+    Guessing,
+    attach_morphology,
+    is_neoplasm,
+)
 from pipelines.standardize.terminology.normalize import match_key, normalize_text, split_diagnoses
 from pipelines.standardize.terminology.pack import TerminologyPack, clean_code, icd10_category, is_morphology
+from pipelines.standardize.terminology.results import Diagnosis, DiagnosisResult, _as_text
+from pipelines.standardize.terminology.reviewed import (
+    DEFAULT_REVIEWED_MAPPINGS,
+    ReviewedMapping,
+    append_reviewed_mapping,
+    file_digest,
+    load_reviewed_mappings,
+)
 from pipelines.standardize.terminology.structure import Structure, principal_index
 
-DEFAULT_REVIEWED_MAPPINGS = STANDARD_DIR / "mappings" / "reviewed_mappings.csv"
-FUZZY_THRESHOLD = 92.0  # rapidfuzz ratio (0-100) a fuzzy match must reach
-FUZZY_MAX_LEN = 24  # longer text is several words, not a misspelt name: no fuzzy match
+# the public names of the standardizer (importable from here as before the split into modules)
+__all__ = [
+    "DEFAULT_REVIEWED_MAPPINGS",
+    "Diagnosis",
+    "DiagnosisResult",
+    "DiagnosisStandardizer",
+    "append_reviewed_mapping",
+    "load_reviewed_mappings",
+]
+
 _CONNECTOR_RE = re.compile(r"(?:合并|伴有|伴|并发|并|及|和)")
-_DIGITS_RE = re.compile(r"\d+")
 _RULE_METHODS = {"manual", "exact_name", "normalized_name", "synonym", "structured", "tumour_site"}
 # confidence of a placement by a lookup that is exact by construction; learned placements carry the
 # calibrated probability, rule placements the precision measured per method on the CHIP-CDN
@@ -56,202 +72,14 @@ DEFAULT_METHOD_CONFIDENCE = {
     "tumour_site": 0.9,
     "fuzzy": 0.8,
 }
-MAX_SUGGESTIONS = 3
 _PLAIN_RE = re.compile(r"[\s\W_]+")
 
 
-@dataclass(frozen=True)
-class Diagnosis:
-    code: str
-    name: str
-    icd10_category: str | None
-    hypertension_grade: int | None
-    risk_tier: str | None  # 低危/中危/高危/很高危 where stated
-    diabetes_type: str | None  # "1" / "2" / "gestational" / "other"
-    copd_grade: int | None  # GOLD 1-4 where stated
-    mapping_method: str
-    source_text: str | None
-    source_code: str | None
-    code_system: str | None  # beijing_v601 / national_clinical_2.0 / insurance_2.0 / icd10 / unknown
-    reviewed_by: str | None = None  # set for mapping_method == "manual"
-    reviewed_at: str | None = None
-    morphology_code: str | None = None  # ICD-O M-code of a tumour (M814000/3), never the diagnosis itself
-    morphology_name: str | None = None
-    qualifier: str | None = None  # suspected / history / post_operative (see qualifiers.csv)
-    confidence: float = 1.0  # calibrated probability that the code is right (0-1)
-
-    @property
-    def grade(self) -> int | None:
-        return self.hypertension_grade if self.hypertension_grade is not None else self.copd_grade
-
-    def to_json(self) -> dict:
-        out = {
-            "code": self.code,
-            "name": self.name,
-            "icd10_category": self.icd10_category,
-            "grade": self.grade,
-            "hypertension_grade": self.hypertension_grade,
-            "risk_tier": self.risk_tier,
-            "diabetes_type": self.diabetes_type,
-            "copd_grade": self.copd_grade,
-            "mapping_method": self.mapping_method,
-            "source_text": self.source_text,
-            "source_code": self.source_code,
-            "code_system": self.code_system,
-            "morphology_code": self.morphology_code,
-            "morphology_name": self.morphology_name,
-            "qualifier": self.qualifier,
-            "confidence": round(float(self.confidence), 3),
-        }
-        if self.mapping_method == "manual":
-            out["reviewed_by"] = self.reviewed_by
-            out["reviewed_at"] = self.reviewed_at
-        return out
-
-
-@dataclass(frozen=True)
-class DiagnosisResult:
-    input: str
-    status: str  # "mapped" | "unmapped"
-    diagnoses: list[Diagnosis]  # first = principal
-    unmapped_parts: tuple[str, ...] = ()  # diagnoses in the field that could not be placed
-    # up to three ranked {code, name, score} for an unmapped field (for the quality team's worklist)
-    suggestions: tuple[dict, ...] = ()
-
-    def to_json(self, internal: bool = False) -> dict:
-        out = {
-            "input": self.input,
-            "status": self.status,
-            "diagnoses": [d.to_json() for d in self.diagnoses],
-        }
-        if self.status == "unmapped" or (internal and self.suggestions):
-            out["suggestions"] = [dict(s) for s in self.suggestions]
-        if internal:
-            out["unmapped_parts"] = list(self.unmapped_parts)
-        return out
-
-    @classmethod
-    def from_json(cls, data: dict, pack=None, text=None, code=None) -> DiagnosisResult:
-        """The inverse of ``to_json(internal=True)`` (the persistent cache stores that form)."""
-        diagnoses = []
-        for d in data["diagnoses"]:
-            d = dict(d)
-            d.pop("grade", None)
-            diagnoses.append(Diagnosis(**d))
-        label = text if text is not None else (code or data["input"])
-        return cls(
-            label,
-            data["status"],
-            diagnoses,
-            tuple(data.get("unmapped_parts", ())),
-            tuple(data.get("suggestions", ())),
-        )
-
-
-@dataclass(frozen=True)
-class ReviewedMapping:
-    source_text: str
-    source_code: str
-    target_code: str
-    reviewed_by: str
-    reviewed_at: str
-    note: str
-
-
-def load_reviewed_mappings(path: Path, pack: TerminologyPack) -> dict[tuple[str, str], ReviewedMapping]:
-    """Read the quality team's reviewed mappings: (match key of text, clean code) -> mapping.
-
-    A row with an empty ``source_code`` applies to the text whatever code comes with it. A target
-    code that is not in the pack is an error (with its line number), never silently skipped.
-    """
-    mappings: dict[tuple[str, str], ReviewedMapping] = {}
-    if not path or not Path(path).exists():
-        return mappings
-    with Path(path).open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        required = {"source_text", "source_code", "target_code", "reviewed_by", "reviewed_at"}
-        missing = required - set(reader.fieldnames or [])
-        if missing:
-            raise ValueError(f"{path}: missing columns {sorted(missing)}")
-        for line_no, row in enumerate(reader, start=2):
-            text = (row.get("source_text") or "").strip()
-            code = (row.get("source_code") or "").strip()
-            target = (row.get("target_code") or "").strip()
-            if not text and not code:
-                continue
-            found = pack.find_code(target) if target else None
-            if found is None:
-                raise ValueError(f"{path}:{line_no}: target_code {target!r} is not in the terminology pack")
-            if not (row.get("reviewed_by") or "").strip() or not (row.get("reviewed_at") or "").strip():
-                raise ValueError(f"{path}:{line_no}: reviewed_by and reviewed_at are required")
-            key = (match_key(text) if text else "", clean_code(code) if code else "")
-            mappings[key] = ReviewedMapping(
-                text,
-                code,
-                found,
-                row["reviewed_by"].strip(),
-                row["reviewed_at"].strip(),
-                row.get("note") or "",
-            )
-    return mappings
-
-
-REVIEWED_COLUMNS = ["source_text", "source_code", "target_code", "reviewed_by", "reviewed_at", "note"]
-
-
-def append_reviewed_mapping(
-    path: Path,
-    pack: TerminologyPack,
-    source_text: str,
-    target_code: str,
-    reviewed_by: str,
-    source_code: str = "",
-    note: str = "",
-    reviewed_at: str | None = None,
-) -> dict:
-    """Append one confirmed mapping to ``reviewed_mappings.csv`` (the worklist's one-click confirm).
-    The target must be a diagnosis code of the pack (never a morphology code); who and when are
-    required. Returns the row written."""
-    import datetime as _dt
-
-    found = pack.find_code(target_code or "")
-    if found is None or is_morphology(found):
-        raise ValueError(f"target_code {target_code!r} is not a diagnosis code of the terminology pack")
-    if not (source_text or "").strip() and not (source_code or "").strip():
-        raise ValueError("source_text or source_code is required")
-    if not (reviewed_by or "").strip():
-        raise ValueError("reviewed_by is required")
-    row = {
-        "source_text": (source_text or "").strip(),
-        "source_code": (source_code or "").strip(),
-        "target_code": found,
-        "reviewed_by": reviewed_by.strip(),
-        "reviewed_at": reviewed_at or _dt.date.today().isoformat(),
-        "note": note,
-    }
-    path = Path(path)
-    new_file = not path.exists() or path.stat().st_size == 0
-    if not new_file:
-        with path.open("rb") as fh:  # make sure the new row starts on its own line
-            fh.seek(-1, 2)
-            needs_newline = fh.read(1) not in (b"\n", b"\r")
-    else:
-        needs_newline = False
-    with path.open("a", encoding="utf-8", newline="") as fh:
-        if needs_newline:
-            fh.write("\n")
-        writer = csv.DictWriter(fh, fieldnames=REVIEWED_COLUMNS, lineterminator="\n")
-        if new_file:
-            writer.writeheader()
-        writer.writerow(row)
-    return row
-
-
-class DiagnosisStandardizer:
+class DiagnosisStandardizer(AttributeRules, Guessing):
     """Maps (text, code) pairs to the terminology pack. Thread-safe for reading; results are cached."""
 
     _default_lock = threading.Lock()
-    _defaults: dict[Path | None, DiagnosisStandardizer] = {}
+    _defaults: dict[tuple[Path | None, Path | None], DiagnosisStandardizer] = {}
 
     def __init__(
         self,
@@ -262,36 +90,13 @@ class DiagnosisStandardizer:
     ):
         self.pack = pack
         self.reviewed = load_reviewed_mappings(reviewed_mappings, pack) if reviewed_mappings else {}
-        self.reviewed_digest = _file_digest(reviewed_mappings) if reviewed_mappings else "none"
+        self.reviewed_digest = file_digest(reviewed_mappings) if reviewed_mappings else "none"
         self.learned = learned
         self.fuzzy_threshold = fuzzy_threshold
         self.structure = Structure(pack)
         self.method_confidence = dict(DEFAULT_METHOD_CONFIDENCE)
         self.method_confidence.update(getattr(learned, "method_confidence", None) or {})
-        dm = pack.attributes["diabetes"]
-        self._dm_type_res = [re.compile(p) for p in dm.get("type_patterns", [])]
-        self._dm_typed_code = {str(k): v for k, v in (dm.get("typed_code") or {}).items()}
-        self._dm_rest = {match_key(x) for x in dm.get("typed_rest", [])}
-        self._hyp_rest = {
-            match_key(x)
-            for x in pack.attributes["hypertension"].get("graded_rest", ["高血压", "原发性高血压"])
-        }
-        attrs = pack.attributes
-        hyp = attrs["hypertension"]
-        self._hyp_categories = set(hyp["categories"])
-        self._hyp_grade_res = [re.compile(p) for p in hyp["grade_patterns"]]
-        self._hyp_grade_codes = {k: int(v) for k, v in hyp["grade_codes"].items()}
-        self._hyp_graded_code = {int(k): v for k, v in hyp["graded_code"].items()}
-        self._risk_tiers = sorted(hyp["risk_tiers"].items(), key=lambda kv: -len(kv[0]))
-        self._risk_strip_re = re.compile(hyp["risk_strip_pattern"])
-        self._dm_types = sorted(attrs["diabetes"]["type_by_code_prefix"].items(), key=lambda kv: -len(kv[0]))
-        copd = attrs["copd"]
-        self._copd_categories = set(copd["categories"])
-        self._copd_grade_res = [re.compile(p) for p in copd["grade_patterns"]]
-        self._copd_severity_re = re.compile(copd["severity_pattern"])
-        self._copd_severity = {k: int(v) for k, v in copd["severity_words"].items()}
-        self._copd_strip_re = re.compile(copd["strip_pattern"])
-        self._chronic = set(attrs["chronic_categories"])
+        self._init_attribute_rules(pack)
         # fuzzy candidates sorted by length: ratio >= threshold bounds the length difference, so a
         # query only meets the slice of names of a compatible length
         self._fuzzy_keys = sorted(pack.name_index, key=len)
@@ -303,29 +108,34 @@ class DiagnosisStandardizer:
         self.persistent = None  # a ResultCache (diagnosis_cache.py) when standardize_many should use one
 
     # ------------------------------------------------------------------ construction
-    def use_persistent_cache(self, data_dir: Path | None = None) -> DiagnosisStandardizer:
-        """Keep results across runs in ``<data dir>/cache/diagnosis_cache.sqlite`` (standardize_many)."""
-        from pipelines.settings import paths
+    def use_persistent_cache(self, cache_dir: Path) -> DiagnosisStandardizer:
+        """Keep results across runs in ``<cache_dir>/diagnosis_cache.sqlite`` (standardize_many)."""
         from pipelines.standardize.terminology.cache import CACHE_FILE, ResultCache
 
-        base = Path(data_dir) if data_dir else paths().data_dir
-        self.persistent = ResultCache(base / "cache" / CACHE_FILE)
+        self.persistent = ResultCache(Path(cache_dir) / CACHE_FILE)
         return self
 
     @classmethod
-    def default(cls, reviewed_mappings: Path | None = None) -> DiagnosisStandardizer:
-        """The standardizer over the default pack (cached per reviewed-mappings path)."""
-        key = Path(reviewed_mappings).resolve() if reviewed_mappings else None
+    def default(
+        cls, reviewed_mappings: Path | None = None, cache_dir: Path | None = None
+    ) -> DiagnosisStandardizer:
+        """The standardizer over the default pack (cached per reviewed-mappings path and cache dir).
+        ``cache_dir``: keep results across runs there (the warehouse passes ``<data dir>/cache``);
+        None: no persistent cache."""
+        key = (
+            Path(reviewed_mappings).resolve() if reviewed_mappings else None,
+            Path(cache_dir).resolve() if cache_dir else None,
+        )
         with cls._default_lock:
             if key not in cls._defaults:
                 pack = TerminologyPack.load()
                 from pipelines.standardize.terminology.learned import LearnedMatcher
 
                 learned = LearnedMatcher.load_default(pack)
-                std = cls(pack, reviewed_mappings=key or DEFAULT_REVIEWED_MAPPINGS, learned=learned)
-                if os.environ.get("RW_DIAGNOSIS_CACHE", "on").lower() not in {"off", "0", "no"}:
-                    try:  # results kept across runs in the data dir (RW_DIAGNOSIS_CACHE=off: never)
-                        std.use_persistent_cache()
+                std = cls(pack, reviewed_mappings=key[0] or DEFAULT_REVIEWED_MAPPINGS, learned=learned)
+                if cache_dir is not None:
+                    try:
+                        std.use_persistent_cache(cache_dir)
                     except (OSError, sqlite3.Error):
                         std.persistent = None
                 cls._defaults[key] = std
@@ -371,28 +181,6 @@ class DiagnosisStandardizer:
         return "|".join(parts)
 
     # ------------------------------------------------------------------ attributes
-    def hypertension_grade_in(self, normalized: str) -> int | None:
-        grades = {int(m.group(1)) for r in self._hyp_grade_res for m in r.finditer(normalized)}
-        return grades.pop() if len(grades) == 1 else None
-
-    def risk_tier_in(self, normalized: str) -> str | None:
-        for spelling, tier in self._risk_tiers:
-            if spelling in normalized:
-                return tier
-        return None
-
-    def copd_grade_in(self, normalized: str) -> int | None:
-        grades = {int(m.group(1)) for r in self._copd_grade_res for m in r.finditer(normalized)}
-        m = self._copd_severity_re.search(normalized)
-        if m:
-            grades.add(self._copd_severity[m.group(1)])
-        return grades.pop() if len(grades) == 1 else None
-
-    def diabetes_type_of(self, code: str) -> str | None:
-        for prefix, dm_type in self._dm_types:
-            if code.upper().startswith(prefix.upper()):
-                return str(dm_type)
-        return None
 
     def _diagnosis(
         self,
@@ -421,7 +209,7 @@ class DiagnosisStandardizer:
             risk = risk or crosswalk.risk_tier
         copd = self.copd_grade_in(normalized) if category in self._copd_categories else None
         if morphology and not (
-            _is_neoplasm(category)
+            is_neoplasm(category)
             and match_key(self.pack.names[morphology]) not in match_key(self.pack.names[code])
         ):
             morphology = (
@@ -475,24 +263,6 @@ class DiagnosisStandardizer:
         return None
 
     # ------------------------------------------------------------------ text
-    def _consistent(self, code: str, normalized: str) -> bool:
-        """A learned/fuzzy candidate must agree with every number and stated attribute of the text."""
-        name_key = match_key(self.pack.names[code])
-        text_key = match_key(normalized)
-        if set(_DIGITS_RE.findall(name_key)) != set(_DIGITS_RE.findall(text_key)):
-            return False
-        category = icd10_category(code)
-        if category in self._chronic:
-            grade = self.hypertension_grade_in(normalized)
-            if grade is not None and self._hyp_grade_codes.get(code) != grade:
-                return False
-            dm = self.diabetes_type_of(code)
-            stated = "1" if "1型" in text_key else "2" if "2型" in text_key else None
-            if dm is not None and stated is not None and dm != stated:
-                return False
-            if stated is not None and category in {"E10", "E11", "E14"} and dm != stated:
-                return False
-        return True
 
     def _rule_code(self, raw: str, core: str) -> tuple[str | None, str | None]:
         """(code, method) by names, synonyms and the structured grade/type rules; (None, None)."""
@@ -510,17 +280,6 @@ class DiagnosisStandardizer:
         if code:
             return code, "structured"
         return None, None
-
-    def _learned_scored(self, core: str) -> list[tuple[str | None, str, float]]:
-        """(code or None, name, calibrated p) of the learned matcher's candidates, best first."""
-        if self.learned is None:
-            return []
-        hit = self._learned_cache.get(core)
-        if hit is None:
-            hit = [(self.learned.name_code.get(n), n, p) for n, p in self.learned.score(core)]
-            if len(self._learned_cache) < 200_000:
-                self._learned_cache[core] = hit
-        return hit
 
     def _match_part(self, raw: str, source_text: str, guess: bool = True) -> list[Diagnosis]:
         """Place one diagnosis text (a whole field or one part of it); [] when it cannot be placed.
@@ -540,24 +299,15 @@ class DiagnosisStandardizer:
             site = self.structure.tumour_site(normalized)
             if site is not None:
                 code, method = site, "tumour_site"
-                # a confident learned term of the same site category is more specific (急性髓系白血病)
-                code, method, confidence = self._refine_site(core, code)
-                if method == "learned":
-                    return [
-                        self._diagnosis(
-                            code,
-                            method,
-                            source_text,
-                            None,
-                            None,
-                            normalized,
-                            confidence=confidence,
-                            morphology=morph,
-                        )
-                    ]
         if code is not None:
             code = self._refine_hypertension(code, normalized)
-            return [self._diagnosis(code, method, source_text, None, None, normalized, morphology=morph)]
+            # a confident learned term of the same category is more specific (急性髓系白血病 for 白血病)
+            code, method, confidence = self._refine_in_category(core, code, method)
+            return [
+                self._diagnosis(
+                    code, method, source_text, None, None, normalized, confidence=confidence, morphology=morph
+                )
+            ]
         if not guess:
             return []
         found: list[Diagnosis] = []
@@ -576,87 +326,9 @@ class DiagnosisStandardizer:
                     self._diagnosis(cand, "learned", source_text, None, None, normalized, confidence=p)
                 )
         if found:
-            return _attach_morphology(self, found, morph)
+            return attach_morphology(self, found, morph)
         fuzzy = self._fuzzy(core, source_text, normalized)
         return [fuzzy] if fuzzy else []
-
-    def _refine_site(self, core: str, site_code: str) -> tuple[str, str, float | None]:
-        threshold = getattr(self.learned, "production_threshold", 0.9)
-        category = icd10_category(site_code)
-        for cand, _name, p in self._learned_scored(core):
-            if p < threshold:
-                break
-            same_site = cand and not is_morphology(cand) and icd10_category(cand) == category
-            if same_site and cand != site_code and self._consistent(cand, core):
-                return cand, "learned", p
-        return site_code, "tumour_site", None
-
-    def suggestions_for(self, text: str, exclude: set[str] = frozenset()) -> tuple[dict, ...]:
-        """Up to three ranked diagnosis codes (never a morphology code) for the quality team."""
-        out: list[dict] = []
-        core = normalize_text(text)
-        for code, _name, p in self._learned_scored(core):
-            if code is None or is_morphology(code) or code in exclude:
-                continue
-            if any(s["code"] == code for s in out):
-                continue
-            out.append({"code": code, "name": self.pack.names[code], "score": round(float(p), 3)})
-            if len(out) == MAX_SUGGESTIONS:
-                break
-        return tuple(out)
-
-    def _typed_diabetes(self, expanded: str) -> str | None:
-        """糖尿病 with a stated type in any order/bracketing (糖尿病(2型), 2型-糖尿病) -> the typed code."""
-        types = {m.group(1) for r in self._dm_type_res for m in r.finditer(expanded)}
-        if len(types) != 1:
-            return None
-        dm_type = types.pop()
-        rest = match_key(re.sub(r"[12]型", "", expanded))
-        if rest in self._dm_rest:
-            return self._dm_typed_code.get(dm_type)
-        return None
-
-    def _graded_hypertension(self, expanded: str) -> str | None:
-        grade = self.hypertension_grade_in(expanded)
-        if grade is None:
-            return None
-        rest = match_key(re.sub(r"[123](?:[级期]|$)", "", expanded))
-        if rest in self._hyp_rest:
-            return self._hyp_graded_code.get(grade)
-        return None
-
-    def _refine_hypertension(self, code: str, normalized: str) -> str:
-        """`高血压` found, text also states the grade -> the graded code."""
-        if icd10_category(code) == "I10" and self._hyp_grade_codes.get(code) is None:
-            grade = self.hypertension_grade_in(normalized)
-            if grade is not None and code in {"I10xx02", "I10xx11", "I10xx10", "I10", "I10.x"}:
-                return self._hyp_graded_code.get(grade, code)
-        return code
-
-    def _fuzzy(self, core: str, source_text: str, normalized: str) -> Diagnosis | None:
-        key = match_key(self.pack.apply_synonyms(core))
-        if not 4 <= len(key) <= FUZZY_MAX_LEN:
-            return None
-        # ratio = 2*matches/(len_a+len_b)*100 >= t  requires  len_b in [len_a*t/(200-t), len_a*(200-t)/t]
-        t = self.fuzzy_threshold
-        lo, hi = int(len(key) * t / (200 - t)), int(len(key) * (200 - t) / t) + 1
-        start = next(
-            (self._fuzzy_len_start[n] for n in range(lo, hi + 1) if n in self._fuzzy_len_start), None
-        )
-        if start is None:
-            return None
-        end = next(
-            (self._fuzzy_len_start[n] for n in range(hi + 1, hi + 200) if n in self._fuzzy_len_start),
-            len(self._fuzzy_keys),
-        )
-        choices = self._fuzzy_keys[start:end]
-        best = process.extractOne(key, choices, scorer=fuzz.ratio, score_cutoff=t)
-        if not best:
-            return None
-        code = self.pack.name_index[best[0]]
-        if is_morphology(code) or not self._consistent(code, core):
-            return None
-        return self._diagnosis(code, "fuzzy", source_text, None, None, normalized)
 
     def _from_text(self, text: str) -> tuple[list[Diagnosis], list[str]]:
         """Whole field by rules; else each part (qualifier read and removed first) by rules, then
@@ -669,7 +341,10 @@ class DiagnosisStandardizer:
             return [], []
         whole = self._match_part(whole_core if whole_q else text, text, guess=False)
         if whole:
-            return [replace(d, qualifier=whole_q) for d in whole] if whole_q else whole, []
+            whole = [replace(d, qualifier=whole_q) for d in whole] if whole_q else whole
+            if all(d.icd10_category in self._chronic for d in whole):
+                return whole, []  # a chronic condition placed whole by its curated rules: the fast path
+            return self._whole_text_learned(text, whole, []), []
         found: list[Diagnosis] = []
         unmapped: list[str] = []
         for part in parts:
@@ -690,6 +365,7 @@ class DiagnosisStandardizer:
                 found.extend(replace(d, qualifier=qualifier) if qualifier else d for d in diags)
             else:
                 unmapped.append(part)
+        found = self._whole_text_learned(text, found, unmapped)
         found.sort(key=lambda d: d.qualifier is not None)  # stable: plain diagnoses first
         return found, unmapped
 
@@ -748,75 +424,6 @@ class DiagnosisStandardizer:
         return DiagnosisResult(
             label, "mapped" if unique else "unmapped", unique, tuple(unmapped), suggestions
         )
-
-    def _add_best_guess(self, result: DiagnosisResult, text: str | None) -> DiagnosisResult:
-        """Best-guess mode: the learned matcher's tuned decision on the whole text (benchmark mode:
-        candidates at p >= threshold, else the best one at p >= fallback) in place of the text rules'
-        placements; what the code field placed (exact code, crosswalk, reviewed) stays first. A
-        morphology code in the decision goes onto the tumour diagnosis beside it, never on its own.
-        With no usable decision (or a ruled-out/denied text) the safe result is returned."""
-        if not text or not text.strip() or self.learned is None:
-            return result
-        if self.structure.qualifier(text)[1] in self.structure.excluded:
-            return result
-        threshold = getattr(self.learned, "benchmark_threshold", 0.5)
-        fallback = getattr(self.learned, "benchmark_fallback", 0.3)
-        normalized = normalize_text(text)
-        scored = self._learned_scored(normalized)
-        chosen = [(c, p) for c, _n, p in scored if p >= threshold]
-        if not chosen and scored and scored[0][2] >= fallback:
-            chosen = [(scored[0][0], scored[0][2])]
-        from_code = [d for d in result.diagnoses if d.source_code is not None]
-        have = {d.code for d in from_code}
-        morph = next((c for c, _ in chosen if c and is_morphology(c)), None)
-        extra = [
-            self._diagnosis(c, "learned", text, None, None, normalized, confidence=p)
-            for c, p in chosen
-            if c and not is_morphology(c) and c not in have
-        ]
-        if not extra:
-            return result
-        diagnoses = _attach_morphology(self, from_code + extra, morph)
-        return DiagnosisResult(result.input, "mapped", diagnoses, (), ())
-
-
-def _as_text(value) -> str | None:
-    """None, NaN/NA (pandas) -> None; anything else -> str."""
-    if value is None or isinstance(value, str):
-        return value
-    try:
-        if value != value:  # NaN
-            return None
-    except (TypeError, ValueError):  # pandas.NA compares ambiguously
-        return None
-    return str(value)
-
-
-def _is_neoplasm(category: str | None) -> bool:
-    """C00-D48: neoplasms, the diagnoses a morphology code can describe."""
-    return bool(category) and (category[0] == "C" or (category[0] == "D" and category[1:3] <= "48"))
-
-
-def _attach_morphology(
-    std: DiagnosisStandardizer, diagnoses: list[Diagnosis], morph: str | None
-) -> list[Diagnosis]:
-    """Put a morphology code on the first tumour diagnosis that has none (never a diagnosis itself)."""
-    if not morph:
-        return diagnoses
-    name = std.pack.names[morph]
-    for i, d in enumerate(diagnoses):
-        if _is_neoplasm(d.icd10_category) and d.morphology_code is None:
-            if match_key(name) not in match_key(d.name):
-                diagnoses[i] = replace(d, morphology_code=morph, morphology_name=name)
-            break
-    return diagnoses
-
-
-def _file_digest(path) -> str:
-    import hashlib
-
-    p = Path(path)
-    return hashlib.sha256(p.read_bytes()).hexdigest()[:16] if p.exists() else "absent"
 
 
 def _less_specific(coded: Diagnosis, texted: Diagnosis) -> bool:

@@ -1182,7 +1182,9 @@ def _default_diagnosis(log):
     except ImportError as exc:  # the diagnosis module is another part of the project
         log(f"standardize: diagnosis standardizer unavailable ({exc}); diagnosis columns stay empty")
         return None
-    return DiagnosisStandardizer.default()
+    from pipelines.settings import paths
+
+    return DiagnosisStandardizer.default(cache_dir=paths().data_dir / "cache")  # results kept across runs
 
 
 def standardize_all(

@@ -43,7 +43,7 @@ EXPECTED_FAILURES = {
     ("std_visits_sex_matches_id", "his_t"): (1, 2),
     ("std_visits_birth_matches_id", "ALL"): (1, 3),  # V1 born 1991-01-02, ID says 1991-01-01
     ("std_visits_birth_matches_id", "his_t"): (1, 2),
-    ("std_visits_diagnosis_mapped", "ALL"): (1, 4),  # V2 头疼待查; seq 2 rows are not counted
+    ("std_visits_diagnosis_mapped", "ALL"): (1, 4),  # V2 头疼待查; non-principal rows not counted
     ("std_visits_diagnosis_mapped", "his_t"): (1, 3),
     ("std_referrals_events_in_order", "ALL"): (1, 2),  # R2 accepted before its request
     ("std_referrals_events_in_order", "his_t"): (1, 2),

@@ -156,9 +156,10 @@ def build_base(con: duckdb.DuckDBPyConnection) -> None:
              "seq": [1, 1, 1, 1, 2], "source_text": ["高血压3级", "头疼待查", "糖尿病", "慢阻肺", "不明"],
              "source_code": [None, None, "E11.900", None, None],
              "code": ["I10xx05", None, "E11.900", "J44.901", None],
-             "mapping_method": ["synonym", None, "crosswalk", "synonym", None]}
+             "mapping_method": ["synonym", None, "crosswalk", "synonym", None],
+             "is_principal": [True, True, True, True, False]}
         ),
-        {"seq": "INTEGER"},
+        {"seq": "INTEGER", "is_principal": "BOOLEAN"},
     )  # fmt: skip
     _table(
         con,

@@ -10,7 +10,6 @@ landing. Expected values are written from the rules (docs/diagnosis.md), not cop
 
 from __future__ import annotations
 
-import os
 from types import SimpleNamespace
 
 import duckdb
@@ -18,14 +17,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-os.environ.setdefault("RW_DIAGNOSIS_CACHE", "off")  # no results cache in the repository's data dir
+from pipelines.standardize import standardize_all
+from pipelines.standardize.diagnosis import DiagnosisStandardizer
+from pipelines.standardize.terminology.pack import is_morphology
+from pipelines.standardize.terminology.structure import principal_index
 
-from pipelines.standardize import standardize_all  # noqa: E402
-from pipelines.standardize.diagnosis import DiagnosisStandardizer  # noqa: E402
-from pipelines.standardize.terminology.pack import is_morphology  # noqa: E402
-from pipelines.standardize.terminology.structure import principal_index  # noqa: E402
-
-from .conftest import CANON_COLUMNS, SECRET, SOURCES, _q  # noqa: E402
+from .conftest import CANON_COLUMNS, SECRET, SOURCES, _q
 
 ID = "360426199101010071"
 # (visit_id, diagnosis_name, diagnosis_code) as clinicians and HIS exports write them

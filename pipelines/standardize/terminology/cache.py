@@ -44,7 +44,7 @@ class ResultCache:
         return sqlite3.connect(self.path, timeout=30)
 
     def standardize_many(self, std, pairs: list[tuple[str | None, str | None]]):
-        from pipelines.standardize.diagnosis import DiagnosisResult, _as_text
+        from pipelines.standardize.terminology.results import DiagnosisResult, _as_text
 
         version = std.version
         keys = [cache_key(_as_text(t), _as_text(c), version) for t, c in pairs]

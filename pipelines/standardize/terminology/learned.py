@@ -10,29 +10,36 @@ describes each candidate with a few similarity features, and scores it with a lo
 weights are fitted on the training examples (leave-one-out: a training text never sees itself or
 its own labels while its features are computed) and stored in ``learned_model.json``.
 
-Only numpy/scipy: no model download, no extra dependency.
+Only numpy/scipy: no model download, no extra dependency. Retrieval (examples, split, TF-IDF index,
+queries) is in ``retrieval.py``; the second stage (reranker features and trees) in ``rerank.py``.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import math
-import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from rapidfuzz import fuzz
 from scipy import optimize, sparse
 
-from pipelines.standardize.terminology.normalize import match_key, normalize_text, split_diagnoses
+from pipelines.standardize.terminology.normalize import match_key
 from pipelines.standardize.terminology.pack import TerminologyPack
+from pipelines.standardize.terminology.rerank import RERANK_EXTRA, TreeEnsemble, rerank_features
+from pipelines.standardize.terminology.retrieval import (
+    CharTfidf,
+    Example,
+    load_examples,
+    load_rewrites,
+    query_parts,
+    text_key,
+    top_k,
+)
 
 NGRAM = (1, 3)  # character n-gram sizes of the retrieval index
-_CONNECTOR_RE = re.compile(r"(?:合并|伴有|伴|并发|并|及)")
 FEATURES = [
     "bias",
     "knn_max",
@@ -62,246 +69,8 @@ FEATURES = [
 
 # second stage (reranker): the logistic probability and its place among the text's candidates, the
 # candidate's place in the terminology's hierarchy and whether it agrees with the parsed text
-RERANK_FEATURES = FEATURES + [
-    "logistic_p",
-    "rank_in_text",
-    "gap_to_best",
-    "n_above_half",
-    "share_of_p",
-    "second_best_p",
-    "is_morphology",
-    "code_level",
-    "digits_agree",
-    "n_same_category",
-    "rank_in_category",
-]
-_DIGIT_RE = re.compile(r"\d+")
-
-
-def rerank_features(
-    names: Sequence[str], feats: np.ndarray, p: np.ndarray, text_key: str, name_code: dict
-) -> np.ndarray:
-    """Second-stage features for one text's candidates (see RERANK_FEATURES)."""
-    n = len(names)
-    order = np.argsort(-p, kind="stable")
-    rank = np.empty(n)
-    rank[order] = np.arange(n)
-    best = p.max() if n else 0.0
-    second = float(np.sort(p)[-2]) if n > 1 else 0.0
-    text_digits = set(_DIGIT_RE.findall(text_key))
-    cats = []
-    extra = np.zeros((n, 11))
-    for i, name in enumerate(names):
-        code = name_code.get(name) or ""
-        morph = "/" in code
-        cat = code[:3] if code and not morph else ""
-        cats.append(cat)
-        bare = code.split("+")[0].replace(".", "")
-        level = 0.0 if not code else (1.0 if len(bare) <= 3 else 2.0 if len(bare) <= 4 else 3.0)
-        extra[i, 6] = 1.0 if morph else 0.0
-        extra[i, 7] = level
-        extra[i, 8] = 1.0 if set(_DIGIT_RE.findall(match_key(name))) == text_digits else 0.0
-    cat_count = Counter(c for c in cats if c)
-    seen: Counter = Counter()
-    for i in order:
-        if cats[i]:
-            extra[i, 10] = seen[cats[i]]
-            seen[cats[i]] += 1
-    total = float(p.sum()) or 1.0
-    for i in range(n):
-        extra[i, 0] = p[i]
-        extra[i, 1] = min(rank[i], 10)
-        extra[i, 2] = best - p[i]
-        extra[i, 3] = float((p > 0.5).sum())
-        extra[i, 4] = p[i] / total
-        extra[i, 5] = second
-        extra[i, 9] = cat_count.get(cats[i], 0)
-    return np.hstack([feats, extra])
-
-
-class TreeEnsemble:
-    """A fitted gradient-boosted tree ensemble stored as plain arrays (JSON), scored with numpy: no
-    pickle, no library version coupling at run time. Built from scikit-learn's
-    HistGradientBoostingClassifier (binary) by ``from_sklearn``."""
-
-    def __init__(self, baseline: float, trees: list[dict]):
-        self.baseline = float(baseline)
-        self.trees = [{k: np.asarray(v) for k, v in t.items()} for t in trees]
-        # all trees as one node table, so that every tree is walked at once (one numpy step per level)
-        sizes = [len(t["leaf"]) for t in self.trees]
-        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int) if sizes else np.zeros(0, int)
-        cat = (
-            (lambda k: np.concatenate([t[k] for t in self.trees])) if self.trees else (lambda k: np.zeros(0))
-        )
-        shift = np.concatenate([np.full(n, o) for n, o in zip(sizes, offsets, strict=True)]) if sizes else 0
-        self._roots = offsets
-        self._feature = cat("feature").astype(int)
-        self._threshold = cat("threshold").astype(float)
-        self._missing_left = cat("missing_left").astype(bool)
-        self._left = cat("left").astype(int) + shift
-        self._right = cat("right").astype(int) + shift
-        self._leaf = cat("leaf").astype(bool)
-        self._value = cat("value").astype(float)
-
-    @classmethod
-    def from_sklearn(cls, clf) -> TreeEnsemble:
-        trees = []
-        for (predictor,) in clf._predictors:
-            nodes = predictor.nodes
-            trees.append(
-                {
-                    "feature": nodes["feature_idx"].astype(int).tolist(),
-                    "threshold": [float(x) for x in nodes["num_threshold"]],
-                    "missing_left": nodes["missing_go_to_left"].astype(int).tolist(),
-                    "left": nodes["left"].astype(int).tolist(),
-                    "right": nodes["right"].astype(int).tolist(),
-                    "leaf": nodes["is_leaf"].astype(int).tolist(),
-                    "value": [float(x) for x in nodes["value"]],
-                }
-            )
-        return cls(float(np.ravel(clf._baseline_prediction)[0]), trees)
-
-    def to_json(self) -> dict:
-        return {
-            "baseline": self.baseline,
-            "trees": [
-                # full float precision: a rounded threshold would send values next to it the other way
-                {k: [float(x) if k in {"threshold", "value"} else int(x) for x in v] for k, v in t.items()}
-                for t in self.trees
-            ],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> TreeEnsemble:
-        return cls(data["baseline"], data["trees"])
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        n = len(x)
-        if n == 0 or len(self._roots) == 0:
-            return np.full(n, 1.0 / (1.0 + np.exp(-self.baseline)))
-        node = np.tile(self._roots, (n, 1))  # rows x trees
-        rows = np.arange(n)[:, None]
-        while True:
-            at_leaf = self._leaf[node]
-            if at_leaf.all():
-                break
-            vals = x[rows, self._feature[node]]
-            go_left = np.where(np.isnan(vals), self._missing_left[node], vals <= self._threshold[node])
-            node = np.where(at_leaf, node, np.where(go_left, self._left[node], self._right[node]))
-        raw = self.baseline + self._value[node].sum(axis=1)
-        return 1.0 / (1.0 + np.exp(-raw))
-
-
-@dataclass(frozen=True)
-class Example:
-    text: str
-    labels: tuple[str, ...]
-
-
-def load_examples(path: Path) -> list[Example]:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    out = []
-    for row in data:
-        labels = tuple(dict.fromkeys(x.strip() for x in row["normalized_result"].split("##") if x.strip()))
-        out.append(Example(row["text"], labels))
-    return out
-
-
-def split_examples(examples: Sequence[Example], seed: int = 20221, holdout: float = 0.2):
-    """Fixed-seed split: (build part, held-back part)."""
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(examples))
-    n_hold = int(round(len(examples) * holdout))
-    hold = sorted(order[:n_hold].tolist())
-    build = sorted(order[n_hold:].tolist())
-    return [examples[i] for i in build], [examples[i] for i in hold]
-
-
-class CharTfidf:
-    """Character 1-3 gram TF-IDF with l2-normalised rows (sparse)."""
-
-    def __init__(self, docs: Sequence[str], ngram: tuple[int, int] = (1, 3)):
-        self.ngram = ngram
-        self.vocab: dict[str, int] = {}
-        df: Counter = Counter()
-        grams_per_doc = [self._grams(d) for d in docs]
-        for grams in grams_per_doc:
-            df.update(set(grams))
-        for g in sorted(df):  # sorted: the same column order (and float sums) on every run
-            self.vocab[g] = len(self.vocab)
-        n = len(docs)
-        self.idf = np.zeros(len(self.vocab))
-        for g, i in self.vocab.items():
-            self.idf[i] = math.log((1 + n) / (1 + df[g])) + 1.0
-        self.matrix = self.transform_grams(grams_per_doc)
-
-    def _grams(self, text: str) -> list[str]:
-        lo, hi = self.ngram
-        padded = f"^{text}$"
-        out = []
-        for k in range(lo, hi + 1):
-            src = text if k == 1 else padded
-            out.extend(src[i : i + k] for i in range(len(src) - k + 1))
-        return out
-
-    def transform_grams(self, grams_per_doc: Sequence[Sequence[str]]) -> sparse.csr_matrix:
-        vocab = self.vocab
-        indptr = [0]
-        cols: list[int] = []
-        vals: list[int] = []
-        for grams in grams_per_doc:
-            counts = Counter(g for g in grams if g in vocab)
-            cols.extend(vocab[g] for g in counts)
-            vals.extend(counts.values())
-            indptr.append(len(cols))
-        col = np.array(cols, dtype=np.int32)
-        ptr = np.array(indptr, dtype=np.int32)
-        weights = (1 + np.log(np.array(vals, dtype=np.float64))) * self.idf[col]
-        row_of = np.repeat(np.arange(len(grams_per_doc)), np.diff(ptr))
-        norms = np.sqrt(np.bincount(row_of, weights=weights * weights, minlength=len(grams_per_doc)))
-        norms[norms == 0] = 1.0
-        weights /= norms[row_of]
-        return sparse.csr_matrix((weights, col, ptr), shape=(len(grams_per_doc), len(vocab)))
-
-    def transform(self, docs: Sequence[str]) -> sparse.csr_matrix:
-        return self.transform_grams([self._grams(d) for d in docs])
-
-
-def _key(text: str, pack: TerminologyPack) -> str:
-    return match_key(pack.apply_synonyms(normalize_text(text)))
-
-
-def load_rewrites(pack: TerminologyPack) -> list[tuple[re.Pattern, str]]:
-    """Retrieval-only query rewrites (``query_rewrites.csv``): extra queries, the text is kept."""
-    path = pack.directory / pack.manifest.get("query_rewrites", "query_rewrites.csv")
-    if not path.exists():
-        return []
-    with path.open(encoding="utf-8", newline="") as fh:
-        return [(re.compile(r["pattern"]), r["replacement"]) for r in csv.DictReader(fh)]
-
-
-def _parts(text: str, pack: TerminologyPack, rewrites: Sequence[tuple[re.Pattern, str]] = ()) -> list[str]:
-    parts = []
-    for p in split_diagnoses(pack.apply_synonyms(normalize_text(text))):
-        parts.append(p)
-        pieces = [x for x in _CONNECTOR_RE.split(p) if x.strip()]
-        if len(pieces) > 1:
-            parts.extend(pieces)
-    keys = [match_key(p) for p in parts]
-    extra = []
-    for k in keys:
-        rewritten = k
-        for pattern, repl in rewrites:
-            rewritten = pattern.sub(repl, rewritten)
-        if rewritten != k:
-            extra.append(rewritten)
-    return list(dict.fromkeys(k for k in keys + extra if k))
-
-
-def _top_k(sims: np.ndarray, k: int) -> np.ndarray:
-    k = min(k, sims.shape[-1])
-    idx = np.argpartition(-sims, k - 1)[:k]
-    return idx[np.argsort(-sims[idx])]
+# second stage (reranker, rerank.py): the first-stage features and its own
+RERANK_FEATURES = FEATURES + RERANK_EXTRA
 
 
 class LearnedMatcher:
@@ -338,7 +107,7 @@ class LearnedMatcher:
         self.names = list(name_to_code)
         self.name_code = name_to_code
         self.name_pos = {n: i for i, n in enumerate(self.names)}
-        self.text_keys = [_key(ex.text, pack) for ex in self.examples]
+        self.text_keys = [text_key(ex.text, pack) for ex in self.examples]
         self.name_keys = [match_key(n) for n in self.names]
         self.tfidf = CharTfidf(self.text_keys + self.name_keys, ngram=NGRAM)
         self.text_matrix = self.tfidf.matrix[: len(self.text_keys)]
@@ -412,8 +181,8 @@ class LearnedMatcher:
 
     # ------------------------------------------------------------------ features
     def _features(self, text: str, exclude: int | None = None) -> tuple[list[str], np.ndarray]:
-        key = _key(text, self.pack)
-        parts = _parts(text, self.pack, self.rewrites) or [key]
+        key = text_key(text, self.pack)
+        parts = query_parts(text, self.pack, self.rewrites) or [key]
         queries = [key] + [p for p in parts if p != key]
         q = self.tfidf.transform(queries)
         text_sims = (q @ self.text_matrix_t).toarray()
@@ -423,7 +192,7 @@ class LearnedMatcher:
         name_sims = (q @ self.name_matrix_t).tocsr()
         cand: dict[str, None] = {}
         # labels of nearest training texts (whole text)
-        nn = _top_k(text_sims[0], self.k_texts)
+        nn = top_k(text_sims[0], self.k_texts)
         knn_max: dict[str, float] = defaultdict(float)
         knn_sum: dict[str, float] = defaultdict(float)
         top1_labels = set(self.examples[nn[0]].labels) if len(nn) and text_sims[0, nn[0]] > 0 else set()
@@ -439,7 +208,7 @@ class LearnedMatcher:
                 knn_sum[lab] += s
         seg_knn: dict[str, float] = defaultdict(float)
         for r in range(1, len(queries)):
-            for j in _top_k(text_sims[r], self.k_part_texts):
+            for j in top_k(text_sims[r], self.k_part_texts):
                 s = float(text_sims[r, j])
                 if s <= self.min_part_sim:
                     continue
@@ -451,7 +220,7 @@ class LearnedMatcher:
             data, cols = name_sims.data[lo:hi], name_sims.indices[lo:hi]
             if len(data) == 0:
                 continue
-            for j in _top_k(data, self.k_names if r == 0 else self.k_part_names):
+            for j in top_k(data, self.k_names if r == 0 else self.k_part_names):
                 if data[j] > 0.2:
                     cand.setdefault(self.names[cols[j]])
         names = list(cand)
@@ -614,7 +383,7 @@ class LearnedMatcher:
         return names, feats, 1 / (1 + np.exp(-self._forward(feats, self.weights)[0]))
 
     def rerank_matrix(self, text: str, names, feats, p) -> np.ndarray:
-        return rerank_features(names, feats, p, _key(text, self.pack), self.name_code)
+        return rerank_features(names, feats, p, text_key(text, self.pack), self.name_code)
 
     def score(self, text: str, exclude: int | None = None) -> list[tuple[str, float]]:
         """Candidate names with (calibrated) probability, best first: the reranker's when the model

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
-
-os.environ.setdefault("RW_DIAGNOSIS_CACHE", "off")  # no results cache in the repository's data dir
 
 from pipelines.standardize.diagnosis import DiagnosisStandardizer
 from pipelines.standardize.terminology.pack import TerminologyPack

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.standardize.evaluate_cdn import micro_prf
-from pipelines.standardize.terminology.learned import CharTfidf, Example, split_examples
+from pipelines.standardize.terminology.retrieval import CharTfidf, Example, split_examples
+from tools.evaluate_cdn import micro_prf
 
 
 def test_micro_prf_hand_checked():
@@ -39,7 +39,7 @@ def test_char_tfidf_cosine():
 def test_safe_threshold_keeps_precision_hand_checked():
     import numpy as np
 
-    from pipelines.standardize.evaluate_cdn import safe_threshold
+    from tools.evaluate_cdn import safe_threshold
 
     p = np.array([0.99, 0.95, 0.9, 0.8, 0.7, 0.6])
     y = np.array([1, 1, 1, 0, 1, 0], dtype=float)
@@ -54,7 +54,7 @@ def test_tree_ensemble_scores_like_the_fitted_model():
     import numpy as np
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from pipelines.standardize.terminology.learned import TreeEnsemble
+    from pipelines.standardize.terminology.rerank import TreeEnsemble
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(400, 5))

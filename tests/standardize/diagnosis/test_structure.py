@@ -334,15 +334,24 @@ def test_confirm_appends_a_reviewed_mapping(std, tmp_path):
 def test_results_persist_across_runs(std, tmp_path):
     pairs = [("高血压3级", None), ("肺腺癌", None), (None, "I10.x00x032"), ("腺癌", None)]
     first = DiagnosisStandardizer(std.pack, reviewed_mappings=None, learned=std.learned)
-    first.use_persistent_cache(tmp_path)
+    first.use_persistent_cache(tmp_path / "cache")
     a = first.standardize_many(pairs)
     assert (first.persistent.hits, first.persistent.misses) == (0, 4)
     second = DiagnosisStandardizer(std.pack, reviewed_mappings=None, learned=std.learned)
-    second.use_persistent_cache(tmp_path)
+    second.use_persistent_cache(tmp_path / "cache")
     b = second.standardize_many(pairs + [("冠心病", None)])
     assert (second.persistent.hits, second.persistent.misses) == (4, 1)
     assert [r.to_json() for r in a] == [r.to_json() for r in b[:4]]
     assert (tmp_path / "cache" / "diagnosis_cache.sqlite").exists()
+
+
+def test_default_keeps_results_only_where_the_caller_says(std, tmp_path):
+    # configuration comes from the caller (the warehouse passes <data dir>/cache), not the environment
+    assert std.persistent is None  # DiagnosisStandardizer.default() without cache_dir
+    cached = DiagnosisStandardizer.default(cache_dir=tmp_path / "c")
+    assert cached is not std and cached.persistent is not None
+    assert cached.persistent.path == tmp_path / "c" / "diagnosis_cache.sqlite"
+    assert DiagnosisStandardizer.default(cache_dir=tmp_path / "c") is cached
 
 
 def test_result_json_round_trip(std):
@@ -350,3 +359,83 @@ def test_result_json_round_trip(std):
         r = std.standardize(text)
         back = DiagnosisResult.from_json(json.loads(json.dumps(r.to_json(internal=True))), std.pack, text)
         assert back.to_json() == r.to_json()
+
+
+class _FakeLearned:
+    """A learned matcher that scores only long queries (the whole field), with fixed probabilities."""
+
+    production_threshold = 0.8
+    method_confidence = {"exact_name": 0.75}
+
+    def __init__(self, pack, scored, min_len=0):
+        self.scored = scored
+        self.min_len = min_len
+        self.name_code = {n: pack.find_name(n) for n, _ in scored}
+
+    def score(self, text):
+        return list(self.scored) if len(text) >= self.min_len else []
+
+
+def test_rule_name_refined_by_a_confident_learned_term_of_the_same_category(std):
+    # 传染性单核细胞增多症 is the bare category name B27; a learned term of B27 more likely right than
+    # the exact-name rule (p >= its measured precision 0.75) replaces it, a less likely one does not
+    sure = _FakeLearned(std.pack, [("未特指的传染性单核细胞增多症", 0.9)])
+    d = DiagnosisStandardizer(std.pack, reviewed_mappings=None, learned=sure).standardize(
+        "传染性单核细胞增多症"
+    )
+    assert [(x.code, x.mapping_method) for x in d.diagnoses] == [("B27.9", "learned")]
+    unsure = _FakeLearned(std.pack, [("未特指的传染性单核细胞增多症", 0.7)])
+    d = DiagnosisStandardizer(std.pack, reviewed_mappings=None, learned=unsure).standardize(
+        "传染性单核细胞增多症"
+    )
+    assert [(x.code, x.mapping_method) for x in d.diagnoses] == [("B27", "exact_name")]
+    # a chronic condition keeps its curated rule, however sure the learned matcher is
+    chronic = _FakeLearned(std.pack, [("2型糖尿病性肾病", 0.99)])
+    d = DiagnosisStandardizer(std.pack, reviewed_mappings=None, learned=chronic).standardize("2型糖尿病")
+    assert [x.code for x in d.diagnoses] == ["E11.901"]
+
+
+def test_whole_field_learned_candidates_add_other_conditions_only(std):
+    # whole-field candidates at p >= the safe threshold (0.8): 乏力 names the part 乏力明显待查 (suspected),
+    # which no rule places;
+    # 肺炎 names a ruled-out part; 继发性失眠 is the category G47 already placed by 失眠; 头晕 is below it
+    fake = _FakeLearned(
+        std.pack, [("乏力", 0.95), ("肺炎", 0.95), ("继发性失眠", 0.9), ("头晕", 0.5)], min_len=8
+    )
+    r = DiagnosisStandardizer(std.pack, reviewed_mappings=None, learned=fake).standardize(
+        "失眠，乏力明显待查，除外肺炎"
+    )
+    got = [(d.code, d.mapping_method, d.qualifier, d.source_text) for d in r.diagnoses]
+    assert got == [
+        ("G47.001", "exact_name", None, "失眠"),
+        ("R53xx02", "learned", "suspected", "乏力明显待查"),
+    ]
+    assert r.unmapped_parts == ()
+
+
+def test_best_guess_puts_each_morphology_on_a_tumour_never_alone(std):
+    pack = std.pack
+
+    class Decision(_FakeLearned):
+        benchmark_threshold = 0.5
+        benchmark_fallback = 0.3
+
+    # two morphologies in the decision: each onto the next tumour diagnosis without one
+    fake = Decision(
+        pack, [("乙状结肠恶性肿瘤", 0.9), ("肝继发恶性肿瘤", 0.9), ("癌", 0.8), ("转移性癌", 0.7)]
+    )
+    r = DiagnosisStandardizer(pack, reviewed_mappings=None, learned=fake).standardize(
+        "乙状结肠癌，肝转移", best_guess=True
+    )
+    got = [(d.name, d.morphology_name) for d in r.diagnoses]
+    assert got == [("乙状结肠恶性肿瘤", "癌"), ("肝继发恶性肿瘤", "转移性癌")]
+    # a morphology alone in the decision sits on the site the text names (骨 -> the bone site code)
+    fake = Decision(pack, [("骨肉瘤", 0.9)])
+    r = DiagnosisStandardizer(pack, reviewed_mappings=None, learned=fake).standardize(
+        "右大腿骨肉瘤", best_guess=True
+    )
+    site = std.structure.tumour_site("右大腿骨肉瘤")
+    assert site is not None and not is_morphology(site)
+    assert [(d.code, d.mapping_method, d.morphology_name) for d in r.diagnoses] == [
+        (site, "tumour_site", "骨肉瘤")
+    ]

@@ -1,6 +1,6 @@
 """Build, calibrate and measure diagnosis standardization on CHIP-CDN (CBLUE) with a held-back split.
 
-    .venv/bin/python -m pipelines.standardize.evaluate_cdn [--write-model] [--json out.json]
+    python -m tools.evaluate_cdn [--write-model] [--json out.json]   # from the repository root
 
 ``chip_cdn_train.json`` (6,000 records) is split three ways, all with fixed seeds:
 
@@ -35,13 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.standardize.terminology.learned import (
-    LearnedMatcher,
-    TreeEnsemble,
-    load_examples,
-    split_examples,
-)
+from pipelines.standardize.terminology.learned import LearnedMatcher
 from pipelines.standardize.terminology.pack import TerminologyPack
+from pipelines.standardize.terminology.rerank import TreeEnsemble
+from pipelines.standardize.terminology.retrieval import load_examples, split_examples
 
 SEED = 20221
 CAL_SEED = 7
@@ -275,7 +272,11 @@ def _measure_stored(args) -> int:
         ],
         gold,
     )
-    pipe = micro_prf([_names(std.standardize(ex.text)) for ex in held], gold)
+    safe = [std.standardize(ex.text) for ex in held]
+    pipe = {
+        **micro_prf([_names(r) for r in safe], gold),
+        "unmapped_records": sum(r.status == "unmapped" for r in safe),
+    }
     guess = micro_prf([_names(std.standardize(ex.text, best_guess=True)) for ex in held], gold)
     report = {"benchmark_mode": bench, "pipeline_mode": pipe, "best_guess_mode": guess}
     print(json.dumps(report, ensure_ascii=False, indent=2))
