@@ -1,0 +1,40 @@
+-- Returned up-referrals per return reason and filter combination (period, county scope, setting;
+-- 'ALL' = any). A return without a reason counts under '99'. Read by the 转诊流向 page and the report.
+with
+
+referrals as (
+
+    select
+        period, setting, from_county_code, to_county_code,
+        coalesce(return_reason_code, '99') as return_reason_code,
+        return_reason_name
+    from {{ ref('fct_referrals') }}
+    where direction = 'up' and (returned_at is not null or return_reason_code is not null)
+
+),
+
+scoped as (
+
+    {{ referral_county_scopes('referrals') }}
+
+),
+
+aggregated as (
+
+    select
+        {{ all_member('period') }} as period,
+        county_code,
+        {{ all_member('setting') }} as setting,
+        return_reason_code,
+        max(return_reason_name) as return_reason_name,
+        count(*) as n
+    from scoped
+    group by {{ filter_grouping_sets(['county_code', 'return_reason_code'], ['period', 'setting']) }}
+
+)
+
+select
+    period, county_code, setting, return_reason_code, return_reason_name,
+    {{ suppress('n') }} as n,
+    {{ any_suppressed(['n']) }} as suppressed
+from aggregated

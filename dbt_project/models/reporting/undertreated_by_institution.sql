@@ -1,0 +1,45 @@
+-- 该转未转 cases per institution and filter combination (period, the institution's county; 'ALL' =
+-- any), split by condition. Read by the 慢病管理 page.
+with
+
+cases as (
+
+    select
+        cases.period,
+        cases.institution_code,
+        coalesce(institutions.county_code, cases.county_code) as county_code,
+        case when cases.condition = 'hypertension' then 1 end as is_hypertension,
+        case when cases.condition = 'diabetes' then 1 end as is_diabetes
+    from {{ ref('fct_undertreated_cases') }} as cases
+    left join {{ ref('dim_institutions') }} as institutions
+        on institutions.institution_code = cases.institution_code
+
+),
+
+aggregated as (
+
+    select
+        {{ all_member('period') }} as period,
+        {{ all_member('county_code') }} as county_code,
+        institution_code,
+        count(*) as n_cases,
+        count(is_hypertension) as n_hypertension,
+        count(is_diabetes) as n_diabetes
+    from cases
+    group by {{ filter_grouping_sets(['institution_code'], ['period', 'county_code']) }}
+
+)
+
+select
+    aggregated.period,
+    aggregated.county_code,
+    aggregated.institution_code,
+    coalesce(institutions.institution_name, aggregated.institution_code) as institution_name,
+    institutions.county_name,
+    {{ suppress('aggregated.n_cases') }} as n_cases,
+    {{ suppress('aggregated.n_hypertension') }} as n_hypertension,
+    {{ suppress('aggregated.n_diabetes') }} as n_diabetes,
+    {{ any_suppressed(['aggregated.n_cases', 'aggregated.n_hypertension', 'aggregated.n_diabetes']) }} as suppressed
+from aggregated
+left join {{ ref('dim_institutions') }} as institutions
+    on institutions.institution_code = aggregated.institution_code
