@@ -42,9 +42,11 @@ def prepare(p: Paths, log: Callable[[str], None] = print) -> dict[str, str]:
 
 
 def finish(p: Paths, log: Callable[[str], None] = print) -> dict[str, int]:
-    """Import the marts dbt-spark built into the DuckDB warehouse."""
+    """Import the marts and the reporting aggregates dbt-spark built into the DuckDB warehouse."""
     con = duckdb.connect(str(p.warehouse), config={"memory_limit": DUCKDB_MEMORY_LIMIT})
     try:
-        return lk.import_tables(con, spark_warehouse_dir(p), "marts", export_marts_setting(), log=log)
+        counts = lk.import_tables(con, spark_warehouse_dir(p), "marts", export_marts_setting(), log=log)
+        counts.update(lk.import_tables(con, spark_warehouse_dir(p), "reporting", log=log))
+        return counts
     finally:
         con.close()
