@@ -31,7 +31,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dbt"))  # dbt_harness (tests/dbt)
+sys.path.append(
+    str(Path(__file__).resolve().parents[1] / "dbt")
+)  # dbt_harness (tests/dbt), after our conftest
 
 COUNTY_EAST, COUNTY_WEST = "130101", "130102"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from pathlib import Path
 
 import duckdb
@@ -166,7 +165,7 @@ def test_missing_tables_show_a_chinese_message_not_a_trace(tmp_path, monkeypatch
     snap = build_fixture_warehouse(tmp_path / "snapshots" / "partial.duckdb")
     with duckdb.connect(str(snap)) as con:
         for t in ("quality.scorecards", "quality.check_changes", "ingest.unmapped_terms",
-                  "marts.fct_undertreated_cases", "meta.publish_info"):  # fmt: skip
+                  "reporting.undertreated_by_institution", "meta.publish_info"):  # fmt: skip
             con.execute(f"drop table {t}")
     publish(tmp_path / "published", snap)
     monkeypatch.setenv("RW_PUBLISHED", str(tmp_path / "published"))
@@ -183,7 +182,7 @@ def test_missing_tables_show_a_chinese_message_not_a_trace(tmp_path, monkeypatch
     ), infos
     at.switch_page("views/chronic.py").run()
     assert not at.exception
-    assert any("marts.fct_undertreated_cases" in i.value for i in at.info)
+    assert any("reporting.undertreated_by_institution" in i.value for i in at.info)
     assert {m.label: m.value for m in at.metric}["高血压规范管理率"] == "46.0%"  # the rest still shows
 
 
@@ -192,11 +191,3 @@ def test_no_snapshot_yet_tells_the_user(tmp_path, monkeypatch):
     at = as_role(AppTest.from_file(str(APP), default_timeout=30)).run()
     assert not at.exception
     assert at.warning[0].value.startswith("尚未发布数据：未找到已发布的数据快照")
-
-
-def test_all_sql_lives_in_data_py():
-    sql = re.compile(r"\b(select|SELECT)\b[^\n]*\b(from|FROM)\b")
-    pages = list((APP.parent / "views").glob("*.py")) + [APP, APP.parent / "ui.py"]
-    offenders = [p.name for p in pages if sql.search(p.read_text(encoding="utf-8"))]
-    assert offenders == []
-    assert os.path.exists(APP.parent / "data.py")
