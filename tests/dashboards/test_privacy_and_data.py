@@ -105,6 +105,19 @@ def test_csv_download_has_bom_and_the_suppressed_values():
     assert raw.decode("utf-8-sig").splitlines() == ["机构,人次", "东湖镇卫生院,<5"]
 
 
+def test_a_download_of_a_reporting_table_holds_the_withheld_count_as_below_5(published):
+    """What the 转诊流向 page offers as 级别间流向 download for 2025-06 (fixture_warehouse.py): up
+    基层->二级 8+6 = 14, 基层->三级 12+6+3 = 21; down 二级->基层 4 (withheld in the data: NULL, read as
+    SUPPRESSED_COUNT, written <5), 三级->基层 10+5 = 15. No cell is below 5 or the marker -1."""
+    from queries import referrals
+
+    flows = referrals.referral_level_flows("2025-06")
+    assert list(flows["n"]) == [14, 21, privacy.SUPPRESSED_COUNT, 15]
+    shown = ui.for_display(flows, people_cols=["n"])
+    lines = ui.to_csv_bytes(shown).decode("utf-8-sig").splitlines()
+    assert lines[1:] == ["up,1,2,14", "up,1,3,21", "down,2,1,<5", "down,3,1,15"]
+
+
 def test_excel_download_round_trips():
     shown = pd.DataFrame({"机构": ["东湖镇卫生院", "西山镇卫生院"], "人次": ["9", "<5"]})
     book = openpyxl.load_workbook(io.BytesIO(ui.to_excel_bytes(shown, "该转未转/按机构")))
