@@ -56,3 +56,26 @@
     select {{ referrals }}.*, to_county_code as county_code from {{ referrals }}
     where to_county_code is not null and (from_county_code is null or to_county_code <> from_county_code)
 {%- endmacro %}
+
+{# The filter columns of a referral aggregate: period and setting ('ALL' = any) and the county scope. #}
+{% macro referral_filters() -%}
+    {{ all_member('period') }} as period, county_code, {{ all_member('setting') }} as setting
+{%- endmacro %}
+
+{# GROUP BY of a referral aggregate over `columns`: every period x setting combination per county scope. #}
+{% macro group_by_referral_filters(columns) -%}
+    group by {{ filter_grouping_sets(['county_code'] + columns, ['period', 'setting']) }}
+{%- endmacro %}
+
+{# 该转未转 cases with the county of their institution (the 慢病管理 page's county filter). #}
+{% macro undertreated_cases_in_county() -%}
+    select
+        cases.period,
+        cases.institution_code,
+        coalesce(institutions.county_code, cases.county_code) as county_code,
+        cases.condition,
+        cases.criterion_zh
+    from {{ ref('fct_undertreated_cases') }} as cases
+    left join {{ ref('dim_institutions') }} as institutions
+        on institutions.institution_code = cases.institution_code
+{%- endmacro %}

@@ -13,24 +13,16 @@ referrals as (
 
 ),
 
-scoped as (
-
-    {{ referral_county_scopes('referrals') }}
-
-),
-
 aggregated as (
 
     select
-        {{ all_member('period') }} as period,
-        county_code,
-        {{ all_member('setting') }} as setting,
+        {{ referral_filters() }},
         to_institution_code as institution_code,
         count(*) as n_down,
         count(is_fd_24h) as n_fd_24h,
         count(is_closed_loop) as n_closed_loop
-    from scoped
-    group by {{ filter_grouping_sets(['county_code', 'to_institution_code'], ['period', 'setting']) }}
+    from ({{ referral_county_scopes('referrals') }}) as scoped
+    {{ group_by_referral_filters(['to_institution_code']) }}
 
 )
 

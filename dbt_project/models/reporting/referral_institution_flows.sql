@@ -11,25 +11,17 @@ referrals as (
 
 ),
 
-scoped as (
-
-    {{ referral_county_scopes('referrals') }}
-
-),
-
 aggregated as (
 
     select
-        {{ all_member('period') }} as period,
-        county_code,
-        {{ all_member('setting') }} as setting,
+        {{ referral_filters() }},
         direction,
         from_institution_code,
         to_institution_code,
         same_alliance,
         count(*) as n
-    from scoped
-    group by {{ filter_grouping_sets(['county_code', 'direction', 'from_institution_code', 'to_institution_code', 'same_alliance'], ['period', 'setting']) }}
+    from ({{ referral_county_scopes('referrals') }}) as scoped
+    {{ group_by_referral_filters(['direction', 'from_institution_code', 'to_institution_code', 'same_alliance']) }}
 
 ),
 

@@ -9,24 +9,16 @@ referrals as (
 
 ),
 
-scoped as (
-
-    {{ referral_county_scopes('referrals') }}
-
-),
-
 aggregated as (
 
     select
-        {{ all_member('period') }} as period,
-        county_code,
-        {{ all_member('setting') }} as setting,
+        {{ referral_filters() }},
         direction,
         from_level_code,
         to_level_code,
         count(*) as n
-    from scoped
-    group by {{ filter_grouping_sets(['county_code', 'direction', 'from_level_code', 'to_level_code'], ['period', 'setting']) }}
+    from ({{ referral_county_scopes('referrals') }}) as scoped
+    {{ group_by_referral_filters(['direction', 'from_level_code', 'to_level_code']) }}
 
 )
 

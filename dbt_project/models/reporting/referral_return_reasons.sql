@@ -13,23 +13,15 @@ referrals as (
 
 ),
 
-scoped as (
-
-    {{ referral_county_scopes('referrals') }}
-
-),
-
 aggregated as (
 
     select
-        {{ all_member('period') }} as period,
-        county_code,
-        {{ all_member('setting') }} as setting,
+        {{ referral_filters() }},
         return_reason_code,
         max(return_reason_name) as return_reason_name,
         count(*) as n
-    from scoped
-    group by {{ filter_grouping_sets(['county_code', 'return_reason_code'], ['period', 'setting']) }}
+    from ({{ referral_county_scopes('referrals') }}) as scoped
+    {{ group_by_referral_filters(['return_reason_code']) }}
 
 )
 

@@ -19,18 +19,10 @@ referrals as (
 
 ),
 
-scoped as (
-
-    {{ referral_county_scopes('referrals') }}
-
-),
-
 aggregated as (
 
     select
-        {{ all_member('period') }} as period,
-        county_code,
-        {{ all_member('setting') }} as setting,
+        {{ referral_filters() }},
         direction,
         count(*) as n,
         count(is_returned) as n_returned,
@@ -43,8 +35,8 @@ aggregated as (
         count(hours_to_arrival) as n_arrival_timed,
         {{ percentile_cont('hours_to_accept', 0.5) }} as median_hours_to_accept,
         {{ percentile_cont('hours_to_arrival', 0.5) }} as median_hours_to_arrival
-    from scoped
-    group by {{ filter_grouping_sets(['county_code', 'direction'], ['period', 'setting']) }}
+    from ({{ referral_county_scopes('referrals') }}) as scoped
+    {{ group_by_referral_filters(['direction']) }}
 
 )
 

@@ -30,24 +30,16 @@ binned as (
 
 ),
 
-scoped as (
-
-    {{ referral_county_scopes('binned') }}
-
-),
-
 aggregated as (
 
     select
-        {{ all_member('period') }} as period,
-        county_code,
-        {{ all_member('setting') }} as setting,
+        {{ referral_filters() }},
         direction,
         stage,
         bin_order,
         count(*) as n
-    from scoped
-    group by {{ filter_grouping_sets(['county_code', 'direction', 'stage', 'bin_order'], ['period', 'setting']) }}
+    from ({{ referral_county_scopes('binned') }}) as scoped
+    {{ group_by_referral_filters(['direction', 'stage', 'bin_order']) }}
 
 )
 

@@ -2,19 +2,6 @@
 -- 'ALL' = any). Read by the 慢病管理 page.
 with
 
-cases as (
-
-    select
-        cases.period,
-        coalesce(institutions.county_code, cases.county_code) as county_code,
-        cases.condition,
-        cases.criterion_zh
-    from {{ ref('fct_undertreated_cases') }} as cases
-    left join {{ ref('dim_institutions') }} as institutions
-        on institutions.institution_code = cases.institution_code
-
-),
-
 aggregated as (
 
     select
@@ -23,7 +10,7 @@ aggregated as (
         condition,
         criterion_zh,
         count(*) as n_cases
-    from cases
+    from ({{ undertreated_cases_in_county() }}) as cases
     group by {{ filter_grouping_sets(['condition', 'criterion_zh'], ['period', 'county_code']) }}
 
 )

@@ -2,20 +2,6 @@
 -- any), split by condition. Read by the 慢病管理 page.
 with
 
-cases as (
-
-    select
-        cases.period,
-        cases.institution_code,
-        coalesce(institutions.county_code, cases.county_code) as county_code,
-        case when cases.condition = 'hypertension' then 1 end as is_hypertension,
-        case when cases.condition = 'diabetes' then 1 end as is_diabetes
-    from {{ ref('fct_undertreated_cases') }} as cases
-    left join {{ ref('dim_institutions') }} as institutions
-        on institutions.institution_code = cases.institution_code
-
-),
-
 aggregated as (
 
     select
@@ -23,9 +9,9 @@ aggregated as (
         {{ all_member('county_code') }} as county_code,
         institution_code,
         count(*) as n_cases,
-        count(is_hypertension) as n_hypertension,
-        count(is_diabetes) as n_diabetes
-    from cases
+        count(case when condition = 'hypertension' then 1 end) as n_hypertension,
+        count(case when condition = 'diabetes' then 1 end) as n_diabetes
+    from ({{ undertreated_cases_in_county() }}) as cases
     group by {{ filter_grouping_sets(['institution_code'], ['period', 'county_code']) }}
 
 )
