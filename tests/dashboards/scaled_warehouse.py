@@ -20,7 +20,6 @@ import tempfile
 from pathlib import Path
 
 import duckdb
-from dbt_harness import run_dbt
 from fixture_warehouse import PUBLISHED_AT, fixture_warehouse
 
 from pipelines.publish.snapshot import build_snapshot
@@ -33,6 +32,8 @@ COUNTIES = 12
 def build_scaled_warehouse(path: str | Path, referrals: int = 1_000_000) -> Path:
     """Start from the fixture warehouse (registry, column shapes), fill every big table, build the
     reporting models and publish the snapshot to ``path``."""
+    from dbt_harness import run_dbt  # tests/dbt, on the path once fixture_warehouse is imported
+
     path = Path(path)
     work = Path(tempfile.mkdtemp(prefix="rw-scaled-"))
     warehouse = work / "warehouse.duckdb"
