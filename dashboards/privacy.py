@@ -1,6 +1,7 @@
 """Disclosure control for everything the dashboards show or let you download.
 
-One rule, one place: a count that describes people (patients, visits, referrals, bookings, cases)
+One rule, one threshold (the dbt var ``small_cell_threshold``, also applied in the data by the
+reporting models): a count that describes people (patients, visits, referrals, bookings, cases)
 below ``SMALL_CELL`` is shown as ``<5``; a rate or average built on such a count is not shown; free
 text is scrubbed of resident IDs and phone numbers and personal values are masked by the project's one
 scrubber and one masking function (``pipelines.privacy``).
@@ -13,11 +14,14 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from pipelines.privacy import mask, personal_data, scrub
+from pipelines.privacy import mask, personal_data, scrub, small_cell_threshold
 
-SMALL_CELL = 5
-SMALL_LABEL = "<5"
-SUPPRESSED_RATE = "（例数<5）"
+SMALL_CELL = small_cell_threshold()  # dbt var small_cell_threshold: the reporting models use the same
+SMALL_LABEL = f"<{SMALL_CELL}"
+SUPPRESSED_RATE = f"（例数<{SMALL_CELL}）"
+# A people count the reporting layer withheld (NULL + suppressed in the data), as data.reporting reads
+# it: below every threshold, so format_count shows it as <5 and a rate on it is withheld.
+SUPPRESSED_COUNT = -1
 
 
 def _missing(x: object) -> bool:
@@ -30,7 +34,7 @@ def _missing(x: object) -> bool:
 
 
 def is_small(n: object) -> bool:
-    """True when ``n`` is a count that must not be shown (0 <= n < 5)."""
+    """True when ``n`` is a count that must not be shown (0 <= n < 5, or SUPPRESSED_COUNT)."""
     return not _missing(n) and float(n) < SMALL_CELL  # type: ignore[arg-type]
 
 

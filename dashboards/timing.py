@@ -20,15 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 APP = Path(__file__).resolve().with_name("app.py")
-PAGES = {
-    "总览": "views/overview.py",
-    "转诊流向": "views/referrals.py",
-    "机构与区县": "views/institutions.py",
-    "慢病管理": "views/chronic.py",
-    "号源下沉": "views/slots.py",
-    "数据质量": "views/quality.py",
-    "数据接入": "views/ingestion.py",
-}
+sys.path.insert(0, str(APP.parent))
+from page_list import PAGES as PAGE_LIST  # noqa: E402
+
+PAGES = {p.title: p.script for p in PAGE_LIST}  # the one page list (page_list.py)
 
 
 @contextmanager

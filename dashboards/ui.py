@@ -12,6 +12,7 @@ import auth
 import pandas as pd
 import privacy
 import streamlit as st
+from queries import indicators
 
 import data
 
@@ -194,7 +195,7 @@ PARTIAL_LABEL = "数据不完整"
 
 
 def partial_periods() -> set[str]:
-    df = data.period_completeness()
+    df = indicators.period_completeness()
     if isinstance(df, data.Missing):
         return set()
     return {p for p, ok in zip(df["period"], df["is_complete"], strict=True) if not ok}
@@ -202,7 +203,7 @@ def partial_periods() -> set[str]:
 
 def completeness_notice(period: str | None) -> None:
     """A warning on a partial month naming the sources still missing (marts.period_completeness)."""
-    status = data.period_status(period)
+    status = indicators.period_status(period)
     if status is None or bool(status["is_complete"]):
         return
     detail = _txt(status.get("missing_detail_zh"), "") or _txt(status.get("missing_sources"), "")
@@ -215,13 +216,13 @@ def completeness_notice(period: str | None) -> None:
 def geo_filter(key: str, levels: Sequence[str] | None = None) -> tuple[str, str, str]:
     """Scope picker: 全市 / 区县 / 医联体 / 机构级别 / 机构, then the place. Returns (level, id, name)."""
     names = data.labels()["geo_levels"]
-    levels = [lv for lv in (levels or data.geo_levels()) if lv in data.geo_levels()]
+    levels = [lv for lv in (levels or indicators.geo_levels()) if lv in indicators.geo_levels()]
     if not levels:
         return ("region", "", "全市")
     level = st.sidebar.selectbox(
         "统计口径", levels, format_func=lambda g: names.get(g, g), key=f"{key}_level"
     )
-    opts = data.geo_options(level)
+    opts = indicators.geo_options(level)
     if isinstance(opts, data.Missing) or opts.empty:
         return (level, "", "")
     ids = list(opts["geo_id"])
@@ -233,7 +234,7 @@ def geo_filter(key: str, levels: Sequence[str] | None = None) -> tuple[str, str,
 
 
 def county_filter(key: str) -> str | None:
-    inst = data.institutions()
+    inst = indicators.institutions()
     if isinstance(inst, data.Missing):
         return None
     counties = inst[["county_code", "county_name"]].drop_duplicates().sort_values("county_code")
@@ -388,10 +389,10 @@ def direction_table(df: pd.DataFrame) -> pd.DataFrame:
 
 def direction_section(geo_level: str, geo_id: str, period: str | None, key: str) -> None:
     """The process indicators that mix directions, with their up-only and down-only values next to the total."""
-    ids = data.direction_split_indicators()
+    ids = indicators.direction_split_indicators()
     if not ids or not period:
         return
-    df = data.indicator_breakdowns(ids, geo_level, period)
+    df = indicators.indicator_breakdowns(ids, geo_level, period)
     if isinstance(df, data.Missing) or df.empty:
         return
     df = df[df["geo_id"] == geo_id]

@@ -18,6 +18,10 @@ only in the ``restricted`` schema) and the dashboards.
                           record's own patient name by ``[姓名]``. Full-width digits are folded to
                           ASCII first.
 
+``small_cell_threshold``   the disclosure rule's threshold: a count of people below it is never shown
+                          or published (dbt var ``small_cell_threshold`` in dbt_project.yml, read by
+                          the reporting models, the dashboards and the monthly report).
+
 Each Python function has a SQL twin for DuckDB (set-based, no Python per row); tests check that
 the twins agree on generated input.
 """
@@ -108,6 +112,17 @@ def personal_data(standard_dir: str | None = None) -> PersonalData:
         if old is None or order[e.pii_class] < order[old]:
             classes[e.element] = e.pii_class
     return PersonalData(classes)
+
+
+@cache
+def small_cell_threshold() -> int:
+    """Counts of people below this are withheld: the dbt var ``small_cell_threshold`` (one place)."""
+    import yaml
+
+    from pipelines.settings import DBT_PROJECT_DIR
+
+    with (DBT_PROJECT_DIR / "dbt_project.yml").open(encoding="utf-8") as fh:
+        return int(yaml.safe_load(fh)["vars"]["small_cell_threshold"])
 
 
 # ---------------------------------------------------------------------------------------------

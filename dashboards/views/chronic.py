@@ -3,28 +3,32 @@
 import pandas as pd
 import streamlit as st
 import ui
+from queries import chronic as chronic_q
+from queries import indicators
 
 import data
 
 ui.page_header("慢病管理", "高血压、糖尿病规范管理等指标，以及符合上转指征但未转诊（该转未转）的病例。")
 
-periods = data.indicator_periods()
-topic = data.topic_indicators("chronic")
+periods = indicators.indicator_periods()
+topic = indicators.topic_indicators("chronic")
 period = (
-    ui.period_filter(periods, key="ch_period", default=data.default_indicator_period()) if periods else None
+    ui.period_filter(periods, key="ch_period", default=indicators.default_indicator_period())
+    if periods
+    else None
 )
 level, geo_id, geo_name = ui.geo_filter("ch", levels=["region", "county", "alliance"])
 
 st.subheader(f"慢病管理指标 · {geo_name} · {period or ''}")
 if not ui.is_missing(topic, "慢病指标"):
     cards = (
-        data.indicator_cards(level, geo_id, period, tuple(topic["indicator_id"]))
+        indicators.indicator_cards(level, geo_id, period, tuple(topic["indicator_id"]))
         if period
         else topic.iloc[0:0]
     )
     if not ui.is_missing(cards, f"{geo_name} 在 {period} 的慢病指标"):
         ui.indicator_cards(cards, key="ch", per_row=3)
-    by_county = data.indicator_slice("county", period) if period else None
+    by_county = indicators.indicator_slice("county", period) if period else None
     if isinstance(by_county, pd.DataFrame) and not by_county.empty:
         by_county = by_county[by_county["indicator_id"].isin(topic["indicator_id"])]
         ui.show_table(
@@ -35,12 +39,12 @@ if not ui.is_missing(topic, "慢病指标"):
         )
 
 st.subheader("该转未转病例")
-u_periods = data.undertreated_periods()
+u_periods = chronic_q.undertreated_periods()
 cond = data.labels()["conditions"]
 u_period = period if period in u_periods else (u_periods[0] if u_periods else None)
 county = ui.county_filter("ch_county_filter")
-by_inst = data.undertreated_by_institution(u_period, county)
-if not ui.is_missing(by_inst, "该转未转病例（marts.fct_undertreated_cases）"):
+by_inst = chronic_q.undertreated_by_institution(u_period, county)
+if not ui.is_missing(by_inst, "该转未转病例（reporting.undertreated_by_institution）"):
     st.caption(
         f"统计期 {u_period}：基层就诊记录符合上转指征（如血压≥180/110 mmHg），但其后没有上转记录的就诊人次（口径见 docs/indicators.md）。"
     )
@@ -50,7 +54,7 @@ if not ui.is_missing(by_inst, "该转未转病例（marts.fct_undertreated_cases
         title=f"该转未转_按机构_{u_period}",
         people_cols=["n_cases", "n_hypertension", "n_diabetes"],
     )
-    by_crit = data.undertreated_by_criterion(u_period, county)
+    by_crit = chronic_q.undertreated_by_criterion(u_period, county)
     if not ui.is_missing(by_crit, "该转未转指征"):
         by_crit.insert(0, "condition_name", by_crit["condition"].map(lambda c: cond.get(c, c)))
         ui.show_table(

@@ -4,6 +4,7 @@ import auth
 import pandas as pd
 import streamlit as st
 import ui
+from queries import ingestion as ingestion_q
 
 import data
 
@@ -12,7 +13,7 @@ auth.require("engineer", "数据接入")  # also enforced by the navigation (app
 info = ui.page_header("数据接入", "各数据源收到、入库、拒收（含原因）的文件，以及各数据源的新鲜度。")
 L = data.labels()
 
-by_source = data.files_by_source()
+by_source = ingestion_q.files_by_source()
 if ui.is_missing(by_source, "文件登记（ingest.files）"):
     st.stop()
 k = st.columns(5)
@@ -26,7 +27,7 @@ for col, (name, field) in zip(
 ui.show_table(by_source, key="ig_sources", title="按数据源汇总")
 
 st.subheader("暂缓发布（文件被拒收，其数据源该期数据未发布）")
-held = data.held_back()
+held = ingestion_q.held_back()
 if isinstance(held, data.Missing):
     st.info("本次发布没有暂缓发布清单（ingest.held_back）。")
 elif held.empty:
@@ -39,7 +40,7 @@ else:
     ui.show_table(held, key="ig_held_back", title="暂缓发布", mask_cols=["reason", "file_name"])
 
 st.subheader("拒收文件及原因")
-files = data.files()
+files = ingestion_q.files()
 if not ui.is_missing(files, "文件登记"):
     rejected = files[files["status"] == "rejected"][
         ["source_id", "entity", "file_name", "received_at", "reason"]
@@ -51,7 +52,7 @@ if not ui.is_missing(files, "文件登记"):
 
 st.subheader("数据源新鲜度")
 as_of = pd.Timestamp(info["published_at"]) if info else pd.Timestamp.now()
-fresh = data.freshness(as_of)
+fresh = ingestion_q.freshness(as_of)
 if not ui.is_missing(fresh, "新鲜度"):
     fresh["days_since_received"] = fresh["days_since_received"].round(1)
     fresh["freshness_text"] = [

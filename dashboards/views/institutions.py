@@ -5,16 +5,17 @@ import pandas as pd
 import privacy
 import streamlit as st
 import ui
+from queries import indicators
 
 import data
 
 ui.page_header("机构与区县", "按指标对区县或机构排名，并下钻查看某区县内各机构、某机构历月的全部指标。")
 
-periods = data.indicator_periods()
-registry = data.indicator_registry()
+periods = indicators.indicator_periods()
+registry = indicators.indicator_registry()
 if not periods or ui.is_missing(registry, "指标目录（marts.indicator_registry）"):
     st.stop()
-period = ui.period_filter(periods, key="in_period", default=data.default_indicator_period())
+period = ui.period_filter(periods, key="in_period", default=indicators.default_indicator_period())
 level_names = data.labels()["geo_levels"]
 rank_level = st.sidebar.selectbox(
     "排名对象", ["county", "institution"], format_func=lambda g: level_names[g], key="in_rank_level"
@@ -39,7 +40,7 @@ def _display(df: pd.DataFrame) -> pd.DataFrame:
 
 
 st.subheader(f"{level_names[rank_level]}排名 · {reg_row['name_zh']} · {period}")
-ranked = data.indicator_slice(rank_level, period)
+ranked = indicators.indicator_slice(rank_level, period)
 if not ui.is_missing(ranked, "排名数据"):
     ranked = _display(ranked[ranked["indicator_id"] == indicator].copy())
     if ui.is_missing(ranked, f"{reg_row['name_zh']}在{level_names[rank_level]}层级的数据"):
@@ -82,7 +83,7 @@ if not ui.is_missing(ranked, "排名数据"):
             people_cols=["numerator", "denominator"],
         )
 
-inst = data.institutions()
+inst = indicators.institutions()
 if ui.is_missing(inst, "机构目录（marts.dim_institutions）"):
     st.stop()
 
@@ -91,8 +92,8 @@ counties = inst[["county_code", "county_name"]].drop_duplicates()
 county_name = dict(zip(counties["county_code"], counties["county_name"], strict=True))
 county = st.selectbox("区县", list(counties["county_code"]), format_func=county_name.get, key="in_county")
 codes = tuple(inst.loc[inst["county_code"] == county, "institution_code"])
-county_rows = data.indicator_slice("county", period, (county,))
-inst_rows = data.indicator_slice("institution", period, codes)
+county_rows = indicators.indicator_slice("county", period, (county,))
+inst_rows = indicators.indicator_slice("institution", period, codes)
 frames = [f for f in (county_rows, inst_rows) if isinstance(f, pd.DataFrame) and not f.empty]
 if not frames:
     st.info(f"暂无数据：{county_name[county]}在 {period} 没有指标记录。")
@@ -119,7 +120,7 @@ code = st.selectbox(
 )
 info = inst_in_county.set_index("institution_code").loc[code]
 st.caption(f"{info['county_name']} · {info['level_name']} · {info.get('alliance_name') or '未加入医联体'}")
-hist = data.indicator_slice("institution", None, (code,))
+hist = indicators.indicator_slice("institution", None, (code,))
 if not ui.is_missing(hist, f"{inst_name[code]}的指标记录"):
     hist = _display(hist)
     pivot = hist.pivot_table(

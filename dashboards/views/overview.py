@@ -7,16 +7,15 @@ import pandas as pd
 import privacy
 import streamlit as st
 import ui
-
-import data
+from queries import indicators
 
 ui.page_header("总览", "各项分级诊疗指标与目标值对比，环比为与上月相比。人数少于 5 的单元格显示为 `<5`。")
 
-periods = data.indicator_periods()
+periods = indicators.indicator_periods()
 if not periods:
     st.info("暂无数据：已发布的快照中没有指标数据（marts.indicator_values）。")
     st.stop()
-period = ui.period_filter(periods, key="ov_period", default=data.default_indicator_period())
+period = ui.period_filter(periods, key="ov_period", default=indicators.default_indicator_period())
 level, geo_id, geo_name = ui.geo_filter("ov")
 
 st.subheader(f"{geo_name} · {period}")
@@ -27,22 +26,22 @@ with st.container(border=True):
     c1, c2, _ = st.columns([1, 1, 3])
     c1.download_button(
         "下载月度报告（Excel）",
-        functools.partial(data.monthly_report_files, period),
+        functools.partial(indicators.monthly_report_files, period),
         file_name=f"月度分级诊疗运行报告_{period}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="ov_report_xlsx",
         on_click="ignore",
     )
-    if data.report_pdf_available():
+    if indicators.report_pdf_available():
         c2.download_button(
             "下载月度报告（PDF）",
-            functools.partial(data.monthly_report_files, period, pdf=True),
+            functools.partial(indicators.monthly_report_files, period, pdf=True),
             file_name=f"月度分级诊疗运行报告_{period}.pdf",
             mime="application/pdf",
             key="ov_report_pdf",
             on_click="ignore",
         )
-cards = data.indicator_cards(level, geo_id, period)
+cards = indicators.indicator_cards(level, geo_id, period)
 if not ui.is_missing(cards, f"{geo_name} 在 {period} 的指标"):
     ui.indicator_cards(cards, key="ov")
 
@@ -52,7 +51,7 @@ if not ui.is_missing(cards, f"{geo_name} 在 {period} 的指标"):
     name_of = dict(zip(cards["indicator_id"], cards["name_zh"], strict=True))
     ind = st.selectbox("指标", list(cards["indicator_id"]), format_func=name_of.get, key="ov_trend")
     row = cards.set_index("indicator_id").loc[ind]
-    series = data.indicator_series(ind, level, (geo_id,))
+    series = indicators.indicator_series(ind, level, (geo_id,))
     if not ui.is_missing(series, "趋势数据"):
         series = series.assign(
             shown=[

@@ -7,6 +7,7 @@ import pandas as pd
 import privacy
 import streamlit as st
 import ui
+from queries import quality as quality_q
 
 import data
 
@@ -20,7 +21,7 @@ ui.page_header(
 L = data.labels()
 
 # 1. the headline: accuracy (or conformance) before -> after standardization, region-wide and per source
-head = data.accuracy_headline()
+head = quality_q.accuracy_headline()
 if not ui.is_missing(head, "标准化前后准确率（ingest.accuracy_by_field / quality.scorecards）"):
     measure = "准确率" if head["measure"].iloc[0] == "accuracy" else "合格率"
     st.subheader(f"标准化前 → 后{measure}")
@@ -58,7 +59,7 @@ if not ui.is_missing(head, "标准化前后准确率（ingest.accuracy_by_field 
         )
 
 # 2. Kahn category x source heat map (latest run)
-heat = data.kahn_heatmap()
+heat = quality_q.kahn_heatmap()
 if not ui.is_missing(heat, "检查结果（quality.check_results）"):
     st.subheader("质量维度 × 数据源（本批次检查通过率）")
     heat = heat.assign(category_zh=heat["category"].map(lambda v: data.label("check_category", v)))
@@ -81,7 +82,7 @@ tab_score, tab_hist, tab_quar, tab_unmapped = st.tabs(["质量评分卡", "检�
 with tab_score:
     grains = data.labels()["scorecard_grain"]
     grain = st.radio("评分维度", list(grains), format_func=grains.get, horizontal=True, key="dq_grain")
-    cards = data.scorecards(grain)
+    cards = quality_q.scorecards(grain)
     if not ui.is_missing(cards, "质量评分卡（quality.scorecards）"):
         cards = cards.dropna(axis="columns", how="all")
         if {"valid_before_pct", "valid_after_pct"} <= set(cards.columns):
@@ -106,14 +107,14 @@ with tab_score:
                 width="stretch",
             )
         ui.show_table(cards, key="dq_score", title=f"质量评分卡_{grains[grain]}")
-    fitness = data.mart_fitness()
+    fitness = quality_q.mart_fitness()
     if not ui.is_missing(fitness, "数据集市适用性（quality.mart_fitness）"):
         if "verdict" in fitness.columns:
             fitness["verdict"] = fitness["verdict"].map(lambda v: data.label("fitness_verdict", v))
         ui.show_table(fitness, key="dq_fit", title="数据集市适用性")
 
 with tab_hist:
-    runs = data.check_runs()
+    runs = quality_q.check_runs()
     if not ui.is_missing(runs, "检查结果（quality.check_results）"):
         if len(runs) >= 2:
             trend = runs.melt(
@@ -144,7 +145,7 @@ with tab_hist:
                         delta=int(last["n_blocking_failed"] - prev["n_blocking_failed"]), delta_color="inverse")  # fmt: skip
             c[2].metric("违规行数", f"{int(last['violating_rows']):,}",
                         delta=f"{int(last['violating_rows'] - prev['violating_rows']):+,}", delta_color="inverse")  # fmt: skip
-    changes = data.check_changes()
+    changes = quality_q.check_changes()
     if not ui.is_missing(changes, "检查变化（quality.check_changes）"):
         if "source_id" in changes.columns:
             changes["source_id"] = changes["source_id"].replace({"ALL": "全部"})
@@ -163,7 +164,7 @@ with tab_hist:
             if col in changes.columns:  # the first run has no previous one
                 changes[col] = changes[col].astype(object).where(changes[col].notna(), "—")
         ui.show_table(changes, key="dq_changes", title="与上一批次相比的变化")
-    latest = data.check_results_latest()
+    latest = quality_q.check_results_latest()
     if not ui.is_missing(latest, "本批次检查明细"):
         latest = latest.assign(
             source_id=latest["source_id"].replace({"ALL": "全部"}),
@@ -176,10 +177,10 @@ with tab_hist:
         ui.show_table(latest, key="dq_latest", title="本批次检查明细")
 
 with tab_quar:
-    summary = data.quarantine_summary()
-    if not ui.is_missing(summary, "隔离区（ingest.quarantine）"):
+    summary = quality_q.quarantine_summary()
+    if not ui.is_missing(summary, "隔离区（ingest.quarantine_summary）"):
         ui.show_table(summary, key="dq_quar_sum", title="隔离原因汇总", mask_cols=["reason"])
-        rows = data.quarantine_rows()
+        rows = quality_q.quarantine_rows()
         if not ui.is_missing(rows, "隔离明细"):
             rows["raw_value"] = [
                 privacy.mask_personal(el, v) for el, v in zip(rows["element"], rows["raw_value"], strict=True)
@@ -190,7 +191,7 @@ with tab_quar:
             )
 
 with tab_unmapped:
-    terms = data.unmapped_terms()
+    terms = quality_q.unmapped_terms()
     if not ui.is_missing(terms, "未映射术语（ingest.unmapped_terms）"):
         st.caption("按出现次数排序；审核后写入 standard/mappings/reviewed_mappings.csv，下次运行生效。")
         ui.show_table(terms, key="dq_unmapped", title="未映射术语工作清单", mask_cols=["raw_value"])

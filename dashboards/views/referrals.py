@@ -4,6 +4,8 @@ import altair as alt
 import privacy
 import streamlit as st
 import ui
+from queries import indicators
+from queries import referrals as referrals_q
 
 import data
 
@@ -12,11 +14,13 @@ ui.page_header(
     "上转与下转的流向、医联体内外、退回原因、时效（请求→接收→到诊）、下转后 24 小时家庭医生联系与闭环。",
 )
 
-periods = data.referral_periods()
+periods = referrals_q.referral_periods()
 if not periods:
-    st.info("暂无数据：已发布的快照中没有转诊数据（marts.fct_referrals）。")
+    st.info("暂无数据：已发布的快照中没有转诊数据（reporting.referral_summary）。")
     st.stop()
-period = ui.period_filter(periods, key="rf_period", allow_all=True, default=data.default_indicator_period())
+period = ui.period_filter(
+    periods, key="rf_period", allow_all=True, default=indicators.default_indicator_period()
+)
 county = ui.county_filter("rf_county")
 setting_names = data.labels()["setting"]
 setting = st.sidebar.selectbox(
@@ -25,7 +29,7 @@ setting = st.sidebar.selectbox(
 setting = None if setting == "全部" else setting
 args = (period, county, setting)
 
-summary = data.referral_summary(*args)
+summary = referrals_q.referral_summary(*args)
 if ui.is_missing(summary, "转诊记录"):
     st.stop()
 by_dir = summary.set_index("direction")
@@ -42,10 +46,14 @@ def _rate(num: float, den: float) -> str:
 def _hours(direction: str, col: str, n_col: str) -> str:
     if direction not in by_dir.index:
         return "—"
+    if privacy.is_small(by_dir.loc[direction, n_col]):  # the median is withheld with its count
+        return privacy.SUPPRESSED_RATE
     return privacy.format_value(by_dir.loc[direction, col], "小时", None, by_dir.loc[direction, n_col])
 
 
-ui.definitions_expander(data.topic_indicators("referrals"), key="rf_defs", label="指标定义（转诊类指标口径）")
+ui.definitions_expander(
+    indicators.topic_indicators("referrals"), key="rf_defs", label="指标定义（转诊类指标口径）"
+)
 n_up, n_down = _get("up", "n"), _get("down", "n")
 k = st.columns(4)
 k[0].metric("上转人次", privacy.format_count(n_up))
@@ -64,7 +72,7 @@ level_names = data.labels()["level_codes"]
 dir_names = data.labels()["direction"]
 
 st.subheader("级别间流向")
-flows = data.referral_level_flows(*args)
+flows = referrals_q.referral_level_flows(*args)
 if not ui.is_missing(flows, "级别间流向"):
     flows = flows.assign(
         direction_name=flows["direction"].map(lambda d: dir_names.get(d, d)),
@@ -100,7 +108,7 @@ if not ui.is_missing(flows, "级别间流向"):
     )
 
 st.subheader("机构间流向")
-inst_flows = data.referral_institution_flows(*args)
+inst_flows = referrals_q.referral_institution_flows(*args)
 if not ui.is_missing(inst_flows, "机构间流向"):
     inst_flows = inst_flows.assign(
         direction_name=inst_flows["direction"].map(lambda d: dir_names.get(d, d)),
@@ -132,7 +140,7 @@ ui.show_table(
     people_cols=["n", "n_in_alliance", "n_across_alliance"],
 )
 
-monthly = data.referral_monthly(county, setting)
+monthly = referrals_q.referral_monthly(county, setting)
 if not ui.is_missing(monthly, "按月转诊"):
     st.subheader("按月上转与下转")
     m = ui.count_chart_frame(monthly.assign(direction_name=monthly["direction"].map(dir_names)), "n")
@@ -150,14 +158,14 @@ if not ui.is_missing(monthly, "按月转诊"):
     )
 
 st.subheader("上转退回原因")
-reasons = data.return_reasons(*args)
+reasons = referrals_q.return_reasons(*args)
 if not ui.is_missing(reasons, "退回记录"):
     rr = data.labels()["return_reasons"]
     reasons["return_reason_name"] = [
         name if isinstance(name, str) and name else rr.get(str(code), str(code))
         for code, name in zip(reasons["return_reason_code"], reasons["return_reason_name"], strict=True)
     ]
-    total = float(reasons["n"].sum())
+    total = _get("up", "n_returned")  # the filter's precomputed total, never a sum of (withheld) cells
     reasons["share_text"] = [_rate(n, total) for n in reasons["n"]]
     st.altair_chart(
         ui.bar(
@@ -173,7 +181,7 @@ if not ui.is_missing(reasons, "退回记录"):
     )
 
 st.subheader("转诊时效分布")
-bins = data.timeliness_bins(*args)
+bins = referrals_q.timeliness_bins(*args)
 if not ui.is_missing(bins, "时效记录"):
     bins = bins.assign(direction_name=bins["direction"].map(lambda d: dir_names.get(d, d)))
     chart_df = ui.count_chart_frame(bins, "n")
@@ -195,7 +203,7 @@ if not ui.is_missing(bins, "时效记录"):
     )
 
 st.subheader("下转后家庭医生联系与闭环（按接收机构）")
-fd = data.fd_contact_by_institution(*args)
+fd = referrals_q.fd_contact_by_institution(*args)
 if not ui.is_missing(fd, "下转记录"):
     fd["fd_24h_rate"] = [_rate(a, b) for a, b in zip(fd["n_fd_24h"], fd["n_down"], strict=True)]
     fd["closed_loop_rate"] = [_rate(a, b) for a, b in zip(fd["n_closed_loop"], fd["n_down"], strict=True)]

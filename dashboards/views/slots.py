@@ -3,6 +3,8 @@
 import privacy
 import streamlit as st
 import ui
+from queries import indicators
+from queries import slots as slots_q
 
 import data
 
@@ -10,21 +12,23 @@ ui.page_header(
     "号源下沉", "牵头医院向基层预留门诊号源的比例（目标 ≥ 20%，提前两周开放）及预留号源的使用情况。"
 )
 
-periods = data.indicator_periods()
+periods = indicators.indicator_periods()
 period = (
-    ui.period_filter(periods, key="sl_period", default=data.default_indicator_period()) if periods else None
+    ui.period_filter(periods, key="sl_period", default=indicators.default_indicator_period())
+    if periods
+    else None
 )
-topic = data.topic_indicators("slots")
+topic = indicators.topic_indicators("slots")
 
 st.subheader(f"全市 · {period or ''}")
 if not ui.is_missing(topic, "号源指标") and period:
     ids = tuple(topic["indicator_id"])
-    region = data.geo_options("region")
+    region = indicators.geo_options("region")
     region_id = "city" if isinstance(region, data.Missing) or region.empty else region["geo_id"].iloc[0]
-    cards = data.indicator_cards("region", region_id, period, ids)
+    cards = indicators.indicator_cards("region", region_id, period, ids)
     if not ui.is_missing(cards, f"{period} 的号源指标"):
         ui.indicator_cards(cards, key="sl", per_row=3)
-    per_inst = data.indicator_slice("institution", period)
+    per_inst = indicators.indicator_slice("institution", period)
     if not ui.is_missing(per_inst, "机构号源指标"):
         per_inst = per_inst[per_inst["indicator_id"].isin(ids)]
         if not ui.is_missing(per_inst, f"{period} 的机构号源指标"):
@@ -36,8 +40,8 @@ if not ui.is_missing(topic, "号源指标") and period:
             )
 
 st.subheader("各医院号源池")
-pools = data.slot_pools(period)
-if not ui.is_missing(pools, "号源池（marts.fct_slot_pools）"):
+pools = slots_q.slot_pools(period)
+if not ui.is_missing(pools, "号源池（reporting.slot_pools_by_institution）"):
     pools["reserved_share"] = [
         f"{100.0 * r / t:.1f}%" if t else "—"
         for r, t in zip(pools["reserved_slots"], pools["total_slots"], strict=True)
@@ -59,8 +63,8 @@ if not ui.is_missing(pools, "号源池（marts.fct_slot_pools）"):
 
 st.subheader("预留号源预约情况")
 for by, title in (("pool_institution_code", "按号源医院"), ("booking_institution_code", "按预约的基层机构")):
-    bookings = data.slot_bookings(period, by=by)
-    if not ui.is_missing(bookings, "号源预约（marts.fct_slot_bookings）"):
+    bookings = slots_q.slot_bookings(period, by=by)
+    if not ui.is_missing(bookings, "号源预约（reporting.slot_bookings_by_institution）"):
         bookings["attended_rate"] = [
             privacy.format_value(100.0 * a / n if n else None, "%", a, n)
             for a, n in zip(bookings["n_attended"], bookings["n_bookings"], strict=True)

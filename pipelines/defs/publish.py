@@ -4,7 +4,7 @@ import dagster as dg
 
 from pipelines.defs.resources import WarehouseResource
 
-# The marts the dashboards read; publication waits for them (and so for dbt's tests).
+# The marts and reporting aggregates the snapshot publishes; publication waits for them (and dbt's tests).
 PUBLISHED_MARTS = [
     dg.AssetKey(["marts", name])
     for name in (
@@ -15,6 +15,21 @@ PUBLISHED_MARTS = [
         "fct_visits",
         "fct_slot_bookings",
         "fct_undertreated_cases",
+    )
+] + [  # the aggregates the dashboards and the monthly report read (dbt models/reporting)
+    dg.AssetKey(["reporting", name])
+    for name in (
+        "referral_summary",
+        "referral_level_flows",
+        "referral_institution_flows",
+        "referral_county_flows",
+        "referral_return_reasons",
+        "referral_timeliness_bins",
+        "referral_fd_contact_by_institution",
+        "undertreated_by_institution",
+        "undertreated_by_criterion",
+        "slot_pools_by_institution",
+        "slot_bookings_by_institution",
     )
 ]
 

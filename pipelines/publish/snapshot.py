@@ -1,21 +1,29 @@
 """Publishing: an atomic, read-only snapshot that the dashboards read.
 
-Personal data (the one declaration: ``pii_class`` in the standard, read through
-``pipelines.privacy.personal_data``): a marts table with a person key, a record id (visit, referral,
-booking ...) or a quasi-identifier (sex, birth date, county of residence, age) is published twice:
-whole but masked in the schema ``restricted`` (person_key cut to 8 hex characters, birth dates to
-year-month; only the quality role's pages open it) and, without those columns, in ``marts``; a person
-dimension (``dim_*`` with a person key) and the quality drill-down samples only in ``restricted``. No table outside
-``restricted`` carries a person key, visit id or referral id (tested). Quarantined raw values of
-direct identifiers are masked (``privacy.mask``), of free text scrubbed (``privacy.scrub``).
+What is published where (docs/privacy.md "The published snapshot"):
+
+- ``reporting``: the dbt reporting models, the aggregates the dashboards and the monthly report read
+  (one row per filter combination, people counts below the small-cell threshold already NULL with
+  ``suppressed``); a reporting table with a person-linking column stops the publish.
+- ``marts``: the indicator tables and the dimensions without person keys. Row-level fact tables
+  (dbt naming: ``fct_*``) and person dimensions (``dim_*`` with a person key) are NOT here.
+- ``restricted``: row-level data, masked (person_key cut to 8 hex characters, birth dates to
+  year-month, direct identifiers as their shape): the fact tables, person dimensions, the quality
+  drill-down samples and the quarantined rows. Only the quality role's pages open it.
+- ``quality``: check results, scorecards; ``ingest``: masked ingestion metadata (file registry,
+  quarantine summary, value outcomes, unmapped terms); ``meta``.
+
+Personal data is classified by the one declaration (``pii_class`` in the standard, read through
+``pipelines.privacy.personal_data``). No table outside ``restricted`` carries a person key, visit id,
+referral id or quarantine row number (tested). Quarantined raw values of direct identifiers are masked
+(``privacy.mask``), of free text scrubbed (``privacy.scrub``).
 
 The pipeline writes ``warehouse.duckdb``; dashboards never open it. After a successful, checked
-run, the tables people may see (marts, quality results, masked ingestion metadata) are copied into
-a new file ``snapshots/<run_id>.duckdb`` and the symlink ``current.duckdb`` is swapped to it with
-``os.replace`` (atomic on POSIX). A reader that opened the old snapshot keeps reading it; a failed
-or blocked run never touches ``current.duckdb``.
+run, the tables people may see are copied into a new file ``snapshots/<run_id>.duckdb`` and the
+symlink ``current.duckdb`` is swapped to it with ``os.replace`` (atomic on POSIX). A reader that
+opened the old snapshot keeps reading it; a failed or blocked run never touches ``current.duckdb``.
 
-Incremental: the new snapshot starts as a file copy of the current one; a marts/quality table whose
+Incremental: the new snapshot starts as a file copy of the current one; a copied table whose
 fingerprint (columns and types, row count, sum of row hashes, read from the warehouse) equals the one
 recorded in the current snapshot's ``meta.table_fingerprints`` is kept as it is, the others are
 copied again, tables gone from the warehouse are dropped. The atomic swap is unchanged.
@@ -35,10 +43,12 @@ from pipelines.privacy import RESTRICTED_SCHEMA, mask_sql, personal_data, scrub_
 from pipelines.settings import DUCKDB_MEMORY_LIMIT, secure_path
 
 # schema in warehouse → schema in snapshot; personal columns split off into `restricted` (above)
-COPIED_SCHEMAS = {"marts": "marts", "quality": "quality"}
+COPIED_SCHEMAS = {"marts": "marts", "reporting": "reporting", "quality": "quality"}
 PERSON_KEY_CHARS = 8
 # row-level drill-down tables published only in `restricted` (their rows carry record keys)
 RESTRICTED_TABLES = {("quality", "violation_samples")}
+# marts tables with one row per event (dbt naming): row-level, so published only in `restricted`
+ROW_LEVEL_PREFIX = "fct_"
 KEEP_SNAPSHOTS = 3
 
 
@@ -103,11 +113,14 @@ def _copy_table(con: duckdb.DuckDBPyConnection, src: str, dst_schema: str, t: st
     ]
     classes = {c: pd_.column_class(c) for c in cols}
     personal = [c for c, k in classes.items() if k != "none" and k != "free_text"]
+    if src == "reporting" and personal:  # aggregates only: a person-linking column is a model bug
+        raise PublishError(f"reporting.{t} has person-linking columns: {', '.join(personal)}")
+    row_level = src == "marts" and t.startswith(ROW_LEVEL_PREFIX)
     if (src, t) in RESTRICTED_TABLES:  # row-level drill-down (masked upstream): restricted only
         con.execute(f"create schema if not exists {RESTRICTED_SCHEMA}")
         con.execute(f'create table {RESTRICTED_SCHEMA}."{t}" as select * from wh.{src}."{t}"')
         return [f"{RESTRICTED_SCHEMA}.{t}"]
-    if dst_schema != "marts" or not personal:
+    if dst_schema != "marts" or not (personal or row_level):
         con.execute(f'create table {dst_schema}."{t}" as select * from wh.{src}."{t}"')
         return [f"{dst_schema}.{t}"]
     masked = []
@@ -124,10 +137,11 @@ def _copy_table(con: duckdb.DuckDBPyConnection, src: str, dst_schema: str, t: st
     con.execute(f"create schema if not exists {RESTRICTED_SCHEMA}")
     con.execute(f'create table {RESTRICTED_SCHEMA}."{t}" as select {", ".join(masked)} from wh.{src}."{t}"')
     written = [f"{RESTRICTED_SCHEMA}.{t}"]
-    # a person dimension (dbt naming: dim_*, with a person key) has one row per person: restricted only
+    # a person dimension (dbt naming: dim_*, with a person key) has one row per person and a fact
+    # table one row per event: restricted only (the dashboards read their aggregates in `reporting`)
     per_person = t.startswith("dim_") and any(k == "pseudonym" for k in classes.values())
     kept = [f'"{c}"' for c in cols if c not in personal]
-    if not per_person and kept:
+    if not per_person and not row_level and kept:
         con.execute(f'create table marts."{t}" as select {", ".join(kept)} from wh.{src}."{t}"')
         written.append(f"marts.{t}")
     return written
@@ -165,7 +179,9 @@ def build_snapshot(
                 present = [
                     o for o in outputs if o.split(".", 1)[1] in tables_in(con, here, o.split(".", 1)[0])
                 ]
-                unchanged = before.get(key) == fp and bool(present)
+                # a snapshot of an older layout may hold a row-level table in marts: copy it again
+                stale_layout = t.startswith(ROW_LEVEL_PREFIX) and f"marts.{t}" in present
+                unchanged = before.get(key) == fp and bool(present) and not stale_layout
                 if unchanged:
                     written = present
                 else:
@@ -190,15 +206,24 @@ def build_snapshot(
             con.execute("create table ingest.files as select * exclude (path) from wh.raw.files")
         if "held_back" in raw_tables:  # refused files and the source-periods they hold back
             con.execute("create table ingest.held_back as select * from wh.raw.held_back")
-        quarantine_parts = []
+        quarantine_parts = []  # row-level (row numbers): restricted only, masked; a summary in ingest
         cols = "file_id, source_id, entity, row_number, stage, element, {masked} as raw_value, reason_code, reason"
         for schema, present in (("raw", raw_tables), ("std", std_tables)):
             if "quarantine" in present:
                 quarantine_parts.append(
                     f"select {cols.format(masked=_mask_sql('element', 'raw_value'))} from wh.{schema}.quarantine"
                 )
+        con.execute(f"drop table if exists {RESTRICTED_SCHEMA}.quarantine")
         if quarantine_parts:
-            con.execute("create table ingest.quarantine as " + " union all ".join(quarantine_parts))
+            con.execute(f"create schema if not exists {RESTRICTED_SCHEMA}")
+            con.execute(
+                f"create table {RESTRICTED_SCHEMA}.quarantine as " + " union all ".join(quarantine_parts)
+            )
+            con.execute(
+                "create table ingest.quarantine_summary as "
+                "select source_id, entity, element, reason_code, min(reason) as reason, count(*) as n_rows "
+                f"from {RESTRICTED_SCHEMA}.quarantine group by source_id, entity, element, reason_code"
+            )
         for t in ("unmapped_terms", "value_outcomes", "accuracy_by_field"):
             if t in std_tables:
                 if t == "value_outcomes":

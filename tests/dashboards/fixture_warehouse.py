@@ -1,5 +1,10 @@
 """A small published snapshot with hand-chosen values, for the dashboard tests.
 
+The marts below are written by hand; the reporting aggregates the pages read are built from them by
+the dbt project itself (``dbt run --select reporting``) and the snapshot by the pipeline's publish
+step, so the tests see exactly what a real run publishes (reporting + marts without row-level facts
++ restricted), with the small-cell rule applied in the data.
+
 Every number the AppTests assert is derived by hand from the rows below; the comments give the
 arithmetic. The tables follow docs/design.md ("Marts the dashboards read", "Publish"); columns the
 contract does not name yet are marked ``# (dashboard-assumed)``.
@@ -16,12 +21,19 @@ Hand-checked facts (period 2025-06 unless noted):
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
+import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+sys.path.append(
+    str(Path(__file__).resolve().parents[1] / "dbt")
+)  # dbt_harness (tests/dbt), after our conftest
 
 COUNTY_EAST, COUNTY_WEST = "130101", "130102"
 
@@ -555,12 +567,9 @@ def _ingest_frames() -> dict[str, pd.DataFrame]:
     return {"files": files, "quarantine": quarantine, "unmapped_terms": unmapped}
 
 
-def build_fixture_warehouse(path: str | Path) -> Path:
-    """Write the fixture snapshot to ``path`` (a new DuckDB file) and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        path.unlink()
+def _warehouse_tables() -> dict[str, pd.DataFrame]:
+    """The warehouse the pipeline would have built: hand-written marts, quality results, the file
+    registry and quarantine (raw.*), unmapped terms (std.*)."""
     tables: dict[str, pd.DataFrame] = {
         "marts.dim_institutions": _institution_frame(),
         "marts.indicator_registry": _registry_frame(),
@@ -569,20 +578,54 @@ def build_fixture_warehouse(path: str | Path) -> Path:
         "marts.fct_undertreated_cases": _undertreated_frame(),
         "marts.fct_slot_bookings": _bookings_frame(),
         "marts.fct_slot_pools": _pools_frame(),
-        "meta.publish_info": pd.DataFrame(
-            [("run-20250702", PUBLISHED_AT, "0.1.0")], columns=["run_id", "published_at", "warehouse_version"]
-        ),
     }
     tables.update({f"quality.{k}": v for k, v in _quality_frames().items()})
-    tables.update({f"ingest.{k}": v for k, v in _ingest_frames().items()})
+    ingest = _ingest_frames()
+    tables["raw.files"] = ingest["files"].assign(path=lambda f: "/srv/inbox/" + f["file_name"])
+    tables["raw.quarantine"] = ingest["quarantine"]
+    tables["std.unmapped_terms"] = ingest["unmapped_terms"]
+    return tables
+
+
+@functools.cache
+def fixture_warehouse() -> Path:
+    """The fixture warehouse with the dbt reporting models built on its marts (``dbt run --select
+    reporting``: the dashboards' aggregates come from the project's own SQL, not from this file).
+    Built once per test process."""
+    from dbt_harness import run_dbt
+
+    work = Path(tempfile.mkdtemp(prefix="rw-dash-fixture-"))
+    path = work / "warehouse.duckdb"
     con = duckdb.connect(str(path))
     try:
-        for name, frame in tables.items():
-            schema = name.split(".")[0]
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        for name, frame in _warehouse_tables().items():
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {name.split('.')[0]}")
             con.register("frame", frame)
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
             con.unregister("frame")
+    finally:
+        con.close()
+    run = run_dbt(["run", "--select", "reporting"], path, work)
+    if not run.success:
+        raise RuntimeError(f"dbt run --select reporting failed on the dashboard fixture ({work})")
+    return path
+
+
+def build_fixture_warehouse(path: str | Path) -> Path:
+    """Publish the fixture warehouse into the snapshot file ``path`` with the pipeline's own publish
+    step (pipelines/publish/snapshot.py: reporting, marts without row-level facts, restricted ...)
+    and return the path. The publish time and run are the fixture's (PUBLISHED_AT)."""
+    from pipelines.publish.snapshot import build_snapshot
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        path.unlink()
+    build_snapshot(fixture_warehouse(), path, "run-20250702")
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("DELETE FROM meta.publish_info")
+        con.execute("INSERT INTO meta.publish_info VALUES (?, ?, ?)", ["run-20250702", PUBLISHED_AT, "0.1.0"])
     finally:
         con.close()
     return path

@@ -1,5 +1,9 @@
 """A city-sized synthetic snapshot (same tables and columns as the fixture) for page timing.
 
+Built as a real run publishes: the big marts are written into a copy of the fixture warehouse, the
+dbt reporting models are built on them (``dbt run --select reporting``) and the warehouse is
+published with the pipeline's publish step.
+
 Not for asserting values: it only makes the dashboards' queries run on realistic row counts
 (a city of ~10 million residents: ~2,000 institutions, 12 months, ~1 M referrals, ~2 M slot
 bookings, ~600 k indicator values). Built in DuckDB with ``range()``: ~10 s on 2 cores.
@@ -10,11 +14,15 @@ Usage: ``python tests/dashboards/scaled_warehouse.py OUT.duckdb [referrals]``; t
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
-from fixture_warehouse import build_fixture_warehouse
+from fixture_warehouse import PUBLISHED_AT, fixture_warehouse
+
+from pipelines.publish.snapshot import build_snapshot
 
 MONTHS = 12
 INSTITUTIONS = 2000
@@ -22,9 +30,15 @@ COUNTIES = 12
 
 
 def build_scaled_warehouse(path: str | Path, referrals: int = 1_000_000) -> Path:
-    """Start from the fixture (registry, publish info, column shapes), then fill every big table."""
-    path = build_fixture_warehouse(path)
-    con = duckdb.connect(str(path))
+    """Start from the fixture warehouse (registry, column shapes), fill every big table, build the
+    reporting models and publish the snapshot to ``path``."""
+    from dbt_harness import run_dbt  # tests/dbt, on the path once fixture_warehouse is imported
+
+    path = Path(path)
+    work = Path(tempfile.mkdtemp(prefix="rw-scaled-"))
+    warehouse = work / "warehouse.duckdb"
+    shutil.copyfile(fixture_warehouse(), warehouse)
+    con = duckdb.connect(str(warehouse))
     try:
         con.execute("set preserve_insertion_order = false")
         p = {"inst": INSTITUTIONS, "cty": COUNTIES, "months": MONTHS, "n_ref": referrals}
@@ -126,7 +140,7 @@ def build_scaled_warehouse(path: str | Path, referrals: int = 1_000_000) -> Path
                strftime(timestamp '2025-01-01' + to_hours(i % 8760), '%Y-%m') as period
         from range(200000) t(i);
 
-        create or replace table ingest.files as
+        create or replace table raw.files as
         select printf('f%06d', i) as file_id, printf('his_%02d', i % 40) as source_id, 'visits' as entity,
                printf('visits_%06d.csv', i) as file_name, strftime(date '2025-01-01' + (i % 365)::int, '%Y%m') as period,
                md5(i::varchar) as sha256, 100000 as size_bytes,
@@ -136,13 +150,13 @@ def build_scaled_warehouse(path: str | Path, referrals: int = 1_000_000) -> Path
                case when i % 100 = 0 then '缺少必需列' end as reason, null::varchar as replaces_file_id
         from range(50000) t(i);
 
-        create or replace table ingest.quarantine as
+        create or replace table raw.quarantine as
         select printf('f%06d', i % 50000) as file_id, printf('his_%02d', i % 40) as source_id, 'visits' as entity,
                i as row_number, 'standardize' as stage, 'visit_datetime' as element,
                printf('2025-13-%02d', i % 40) as raw_value, 'invalid_date' as reason_code, '日期无法解析' as reason
         from range(500000) t(i);
 
-        create or replace table ingest.unmapped_terms as
+        create or replace table std.unmapped_terms as
         select 'diagnosis_name' as element, printf('诊断术语%06d', i) as raw_value, (hash(i) % 500)::bigint as frequency,
                'his_01' as sources, timestamp '2025-01-01' as first_seen, timestamp '2025-12-31' as last_seen
         from range(20000) t(i);
@@ -150,8 +164,17 @@ def build_scaled_warehouse(path: str | Path, referrals: int = 1_000_000) -> Path
         for key, val in p.items():
             sql = sql.replace(f"${key}", str(val))
         con.execute(sql)
+        con.execute("alter table raw.files add column path varchar")
     finally:
         con.close()
+    if not run_dbt(["run", "--select", "reporting"], warehouse, work).success:
+        raise RuntimeError(f"dbt run --select reporting failed ({work})")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    build_snapshot(warehouse, path, "run-scaled")
+    with duckdb.connect(str(path)) as con:
+        con.execute("update meta.publish_info set published_at = ?", [PUBLISHED_AT])
+    shutil.rmtree(work, ignore_errors=True)
     return path
 
 
@@ -160,8 +183,9 @@ if __name__ == "__main__":  # pragma: no cover
     with duckdb.connect(str(out), read_only=True) as c:
         for t in (
             "marts.indicator_values",
-            "marts.fct_referrals",
-            "marts.fct_slot_bookings",
-            "ingest.quarantine",
+            "reporting.referral_summary",
+            "reporting.referral_institution_flows",
+            "restricted.fct_referrals",
+            "restricted.quarantine",
         ):
             print(t, c.execute(f"select count(*) from {t}").fetchone()[0])

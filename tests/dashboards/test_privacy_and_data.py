@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from pathlib import Path
 
 import duckdb
@@ -106,6 +105,19 @@ def test_csv_download_has_bom_and_the_suppressed_values():
     assert raw.decode("utf-8-sig").splitlines() == ["机构,人次", "东湖镇卫生院,<5"]
 
 
+def test_a_download_of_a_reporting_table_holds_the_withheld_count_as_below_5(published):
+    """What the 转诊流向 page offers as 级别间流向 download for 2025-06 (fixture_warehouse.py): up
+    基层->二级 8+6 = 14, 基层->三级 12+6+3 = 21; down 二级->基层 4 (withheld in the data: NULL, read as
+    SUPPRESSED_COUNT, written <5), 三级->基层 10+5 = 15. No cell is below 5 or the marker -1."""
+    from queries import referrals
+
+    flows = referrals.referral_level_flows("2025-06")
+    assert list(flows["n"]) == [14, 21, privacy.SUPPRESSED_COUNT, 15]
+    shown = ui.for_display(flows, people_cols=["n"])
+    lines = ui.to_csv_bytes(shown).decode("utf-8-sig").splitlines()
+    assert lines[1:] == ["up,1,2,14", "up,1,3,21", "down,2,1,<5", "down,3,1,15"]
+
+
 def test_excel_download_round_trips():
     shown = pd.DataFrame({"机构": ["东湖镇卫生院", "西山镇卫生院"], "人次": ["9", "<5"]})
     book = openpyxl.load_workbook(io.BytesIO(ui.to_excel_bytes(shown, "该转未转/按机构")))
@@ -166,7 +178,7 @@ def test_missing_tables_show_a_chinese_message_not_a_trace(tmp_path, monkeypatch
     snap = build_fixture_warehouse(tmp_path / "snapshots" / "partial.duckdb")
     with duckdb.connect(str(snap)) as con:
         for t in ("quality.scorecards", "quality.check_changes", "ingest.unmapped_terms",
-                  "marts.fct_undertreated_cases", "meta.publish_info"):  # fmt: skip
+                  "reporting.undertreated_by_institution", "meta.publish_info"):  # fmt: skip
             con.execute(f"drop table {t}")
     publish(tmp_path / "published", snap)
     monkeypatch.setenv("RW_PUBLISHED", str(tmp_path / "published"))
@@ -183,7 +195,7 @@ def test_missing_tables_show_a_chinese_message_not_a_trace(tmp_path, monkeypatch
     ), infos
     at.switch_page("views/chronic.py").run()
     assert not at.exception
-    assert any("marts.fct_undertreated_cases" in i.value for i in at.info)
+    assert any("reporting.undertreated_by_institution" in i.value for i in at.info)
     assert {m.label: m.value for m in at.metric}["高血压规范管理率"] == "46.0%"  # the rest still shows
 
 
@@ -192,11 +204,3 @@ def test_no_snapshot_yet_tells_the_user(tmp_path, monkeypatch):
     at = as_role(AppTest.from_file(str(APP), default_timeout=30)).run()
     assert not at.exception
     assert at.warning[0].value.startswith("尚未发布数据：未找到已发布的数据快照")
-
-
-def test_all_sql_lives_in_data_py():
-    sql = re.compile(r"\b(select|SELECT)\b[^\n]*\b(from|FROM)\b")
-    pages = list((APP.parent / "views").glob("*.py")) + [APP, APP.parent / "ui.py"]
-    offenders = [p.name for p in pages if sql.search(p.read_text(encoding="utf-8"))]
-    assert offenders == []
-    assert os.path.exists(APP.parent / "data.py")

@@ -26,7 +26,7 @@ def test_dbt_build_passes_with_every_test(built_warehouse):
     kinds = Counter(run.resource_types.values())
     assert kinds["seed"] == 10
     assert kinds["unit_test"] == 14
-    assert kinds["model"] == 43  # 40 + the touched-persons model, its file view and ledger
+    assert kinds["model"] == 54  # 40 + the touched-persons model, its file view and ledger + 11 reporting
     assert kinds["test"] >= 190  # unique/not_null/relationships/accepted_values data tests
 
 

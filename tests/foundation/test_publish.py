@@ -43,15 +43,55 @@ def test_publish_swaps_current_and_masks_personal_data(tmp_path):
     assert con.execute("select run_id from meta.publish_info").fetchone()[0] == "run1"
     cols = [r[0] for r in con.execute("describe ingest.files").fetchall()]
     assert "path" not in cols and "file_name" in cols
-    values = dict(con.execute("select element, raw_value from ingest.quarantine").fetchall())
+    # quarantined rows (with their file row numbers) only in restricted, masked; a summary outside
+    values = dict(con.execute("select element, raw_value from restricted.quarantine").fetchall())
     assert values["patient_id_number"] == "999999999999999999"  # shape only: pipelines.privacy.mask
     assert values["visit_datetime"] == "2025-13-40"
+    summary = con.execute(
+        "select element, reason_code, n_rows from ingest.quarantine_summary order by 1"
+    ).fetchall()
+    assert summary == [("patient_id_number", "id_check_digit", 1), ("visit_datetime", "impossible_date", 1)]
     # the raw tables themselves never reach the snapshot
     schemas = {
         r[0] for r in con.execute("select distinct table_schema from information_schema.tables").fetchall()
     }
-    assert schemas == {"marts", "quality", "ingest", "meta"}
+    assert schemas == {"marts", "quality", "ingest", "meta", "restricted"}
     con.close()
+
+
+def test_a_fact_table_is_published_only_in_restricted_and_aggregates_in_reporting(tmp_path):
+    wh = tmp_path / "warehouse.duckdb"
+    make_warehouse(wh)
+    with duckdb.connect(str(wh)) as con:
+        con.execute(
+            "create table marts.fct_slot_pools as select 'P1' as pool_id, 'H3001' as institution_code, 250 as reserved_slots"
+        )
+        con.execute("create schema reporting")
+        con.execute(
+            "create table reporting.slot_pools_by_institution as select 'ALL' as period, 250 as reserved_slots"
+        )
+    snap = publish(wh, tmp_path / "published", "run1", log=lambda _: None)
+    with duckdb.connect(str(snap), read_only=True) as con:
+        tables = {
+            r[0]
+            for r in con.execute(
+                "select table_schema || '.' || table_name from information_schema.tables"
+            ).fetchall()
+        }
+    # no person key in fct_slot_pools, still row-level: restricted only
+    assert "restricted.fct_slot_pools" in tables and "marts.fct_slot_pools" not in tables
+    assert "reporting.slot_pools_by_institution" in tables
+
+
+def test_a_reporting_table_with_a_person_key_stops_the_publish(tmp_path):
+    wh = tmp_path / "warehouse.duckdb"
+    make_warehouse(wh)
+    with duckdb.connect(str(wh)) as con:
+        con.execute("create schema reporting")
+        con.execute("create table reporting.bad as select 'abc' as person_key, 3 as n")
+    with pytest.raises(PublishError, match="reporting.bad has person-linking columns: person_key"):
+        publish(wh, tmp_path / "published", "run1", log=lambda _: None)
+    assert not (tmp_path / "published" / "current.duckdb").exists()
 
 
 def test_failed_publish_keeps_previous_snapshot(tmp_path):

@@ -1,7 +1,8 @@
 """Must show (issue 15): resident IDs, phone numbers and the patient's own name typed into EVERY
 free-text element of a real delivery never reach any column of the published snapshot nor any
 dashboard page any role can open; the scrubs are counted; the files of the run are owner-only;
-no table outside `restricted` carries a person key, visit id or referral id.
+no table outside `restricted` carries a person key, visit id, referral id or quarantine row number,
+nor is a row-level fact table; reporting people counts are never 1..4.
 
 A tiny sample region is generated, a few rows of each free-text element are overwritten the way a
 clinician would type them (the row's own ID, mobile in 3-4-4 groups and name; a landline with an
@@ -159,18 +160,49 @@ def test_no_table_outside_restricted_carries_a_person_or_record_key(run):
     outside = [
         (s, t, c)
         for s, t, c in cols
-        if s != RESTRICTED_SCHEMA and pd_.column_class(c) in ("pseudonym", "record_id", "direct_identifier")
+        if s != RESTRICTED_SCHEMA
+        and (pd_.column_class(c) in ("pseudonym", "record_id", "direct_identifier") or c == "row_number")
     ]
     assert outside == []
     restricted = {t for s, t, _ in cols if s == RESTRICTED_SCHEMA}
-    assert {"fct_visits", "fct_referrals", "dim_persons", "violation_samples"} <= restricted
-    marts = {t for s, t, _ in cols if s == "marts"}
-    assert "dim_persons" not in marts and {"fct_visits", "fct_referrals", "indicator_values"} <= marts
+    assert {"fct_visits", "fct_referrals", "dim_persons", "violation_samples", "quarantine"} <= restricted
+    # row-level facts only in restricted; outside it the aggregates (reporting), indicators, dimensions
+    outside_tables = {(s, t) for s, t, _ in cols if s != RESTRICTED_SCHEMA}
+    assert [st for st in outside_tables if st[1].startswith("fct_")] == []
+    assert ("ingest", "quarantine") not in outside_tables and (
+        "ingest",
+        "quarantine_summary",
+    ) in outside_tables
+    assert {("marts", "indicator_values"), ("marts", "dim_institutions"), ("reporting", "referral_summary"),
+            ("reporting", "referral_level_flows"), ("reporting", "undertreated_by_institution")} <= outside_tables  # fmt: skip
+    assert ("marts", "dim_persons") not in outside_tables
     # the person key is cut in restricted (8 hex characters and an ellipsis), never whole
     con = duckdb.connect(str(data / "published" / "current.duckdb"), read_only=True)
     keys = con.execute(f"SELECT DISTINCT length(person_key) FROM {RESTRICTED_SCHEMA}.dim_persons").fetchall()
     con.close()
     assert keys == [(9,)]
+
+
+def test_reporting_people_counts_are_never_1_to_4(run):
+    """The small-cell rule in the data: every people count (n, n_*) of every reporting table of a real
+    run is NULL (suppressed) or 0 or at least 5, and a NULL count is flagged."""
+    data, _, _ = run
+    con = duckdb.connect(str(data / "published" / "current.duckdb"), read_only=True)
+    cols = con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'reporting' "
+        "AND (column_name = 'n' OR column_name LIKE 'n\\_%' ESCAPE '\\')"
+    ).fetchall()
+    assert len({t for t, _ in cols}) >= 10
+    small, unflagged = [], []
+    for table, col in cols:
+        small += con.execute(
+            f"SELECT '{table}', '{col}', {col} FROM reporting.{table} WHERE {col} BETWEEN 1 AND 4"
+        ).fetchall()
+        unflagged += con.execute(
+            f"SELECT '{table}', '{col}' FROM reporting.{table} WHERE {col} IS NULL AND NOT suppressed"
+        ).fetchall()
+    con.close()
+    assert small == [] and unflagged == []
 
 
 def test_scrub_counts_are_reported_per_element(run):

@@ -115,7 +115,7 @@ def test_every_direct_identifier_is_masked_by_the_one_function_in_every_consumer
     snap = tmp_path / "s.duckdb"
     build_snapshot(wh, snap, "r1")
     with duckdb.connect(str(snap), read_only=True) as con:
-        published = con.execute("SELECT raw_value FROM ingest.quarantine").fetchone()[0]
+        published = con.execute("SELECT raw_value FROM restricted.quarantine").fetchone()[0]
         outcome = con.execute("SELECT raw_value, normalized_value FROM ingest.value_outcomes").fetchone()
     expected = mask(value)
     assert value not in (published, *outcome)

@@ -5,7 +5,7 @@
    of the previous build is cleared.
 2. dbt builds with target ``spark`` (the caller runs it: Dagster streams it as asset events); the
    on-run-start hook registers the lake's source tables in Spark.
-3. ``finish``: the marts dbt-spark built are imported into the DuckDB warehouse's ``marts``
+3. ``finish``: the marts and reporting aggregates dbt-spark built are imported into the DuckDB warehouse's ``marts``/``reporting``
    schema, where the quality suites, publish (the dashboards' snapshot) and ``indicators`` read them.
 """
 
@@ -37,13 +37,14 @@ def prepare(settings: Settings, log: Callable[[str], None] = print) -> dict[str,
 
 
 def finish(settings: Settings, log: Callable[[str], None] = print) -> dict[str, int]:
-    """Import the marts dbt-spark built into the DuckDB warehouse: all of them, or the ones in
-    ``SparkSettings.export_marts`` (``RW_SPARK_EXPORT_MARTS``; at province scale: the aggregates
-    the dashboards read)."""
+    """Import the marts dbt-spark built (all of them, or the ones in ``SparkSettings.export_marts``,
+    ``RW_SPARK_EXPORT_MARTS``) and the reporting aggregates the dashboards read into the DuckDB warehouse."""
     p, spark = settings.paths, settings.spark
     con = duckdb.connect(str(p.warehouse), config={"memory_limit": settings.duckdb_memory_limit})
     try:
         marts = list(spark.export_marts) or None
-        return lk.import_tables(con, spark_warehouse_dir(p, spark), "marts", marts, log=log)
+        counts = lk.import_tables(con, spark_warehouse_dir(p, spark), "marts", marts, log=log)
+        counts.update(lk.import_tables(con, spark_warehouse_dir(p, spark), "reporting", log=log))
+        return counts
     finally:
         con.close()

@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 
 # The dbt schemas dbt-spark writes into the Spark warehouse directory.
-DBT_SCHEMAS = ("seeds", "staging", "intermediate", "marts")
+DBT_SCHEMAS = ("seeds", "staging", "intermediate", "marts", "reporting")
 
 
 def _q(name: str) -> str:
