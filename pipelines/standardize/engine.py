@@ -35,21 +35,25 @@ from typing import Any
 
 import pyarrow as pa
 
+from pipelines.contracts.bindings import Binding, bindings_for
+from pipelines.contracts.sql import quote_identifier as qi
+from pipelines.contracts.sql import quote_literal as ql
+from pipelines.contracts.standard import DataElement, Standard, default_standard, record_keys
 from pipelines.ingest.registry import SourceConfig
 from pipelines.privacy import mask_sql
 from pipelines.standardize import fastpaths as fp
 from pipelines.standardize import normalizers as nz
 from pipelines.standardize import scrub
 from pipelines.standardize.secret import hmac_pads
-from pipelines.standardize.standard import (
-    RECORD_KEYS,
-    DataElement,
-    Standard,
-    default_standard,
-    load_ref_tables,
-)
+from pipelines.standardize.standard import load_ref_tables
 
-ENTITIES = tuple(RECORD_KEYS)
+
+def __getattr__(name: str):
+    if name == "ENTITIES":  # the exported entities (standard/entity_keys.csv), read on first use
+        return tuple(record_keys())
+    raise AttributeError(name)
+
+
 OK_OUTCOMES = ("valid", "corrected")
 # Element types whose distinct values grow with the data: value outcomes keep their valid values
 # aggregated (one row with raw_value NULL) instead of one row per distinct value.
@@ -133,14 +137,6 @@ class _NeedsFull(Exception):
     """An incremental entity run found rows it cannot add without touching earlier files' rows."""
 
 
-def qi(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def ql(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 @dataclass
 class EntityReport:
     entity: str
@@ -184,86 +180,6 @@ class StandardizeReport:
             + f"; visit_diagnoses {self.visit_diagnoses}; "
             f"unmapped terms {self.unmapped_terms}; {self.seconds:.1f}s"
         )
-
-
-# ---------------------------------------------------------------------------------------------
-# Source column -> element resolution
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Binding:
-    """How one element is read from one raw table."""
-
-    element: DataElement
-    columns: list[str]  # raw columns (concatenated with a space when several map to one element)
-    date_formats: tuple[str, ...] = ()
-    value_map: dict[str, str] = field(default_factory=dict)
-    constant_sql: str | None = None  # the YAML's constants: the value of every row of a file
-    default_sql: str | None = None  # the YAML's defaults: the value where the column is empty
-
-    @property
-    def raw_sql(self) -> str:
-        if not self.columns:
-            x = "CAST(NULL AS VARCHAR)"
-        elif len(self.columns) == 1:
-            x = f"r.{qi(self.columns[0])}"
-        else:
-            x = "NULLIF(concat_ws(' ', " + ", ".join(f"r.{qi(c)}" for c in self.columns) + "), '')"
-        if self.constant_sql:
-            x = f"coalesce({self.constant_sql}, {x})"
-        if self.default_sql:
-            x = f"CASE WHEN nullif(trim({x}), '') IS NULL THEN {self.default_sql} ELSE {x} END"
-        return x
-
-
-def _per_file_sql(values: list[tuple[str, str | None]]) -> str | None:
-    """A YAML constant/default as SQL, from (pattern, value or None) of every file entry of the
-    entity in YAML order: a literal when they all give the same value, else chosen by the file
-    name (the first matching entry, as landing chooses it)."""
-    given = {v for _, v in values}
-    if given == {None}:
-        return None
-    if len(given) == 1:
-        return ql(given.pop())
-    return (
-        "CASE "
-        + " ".join(
-            f"WHEN r._std_file_name GLOB {ql(p)} THEN {ql(v) if v is not None else 'NULL'}" for p, v in values
-        )
-        + " END"
-    )
-
-
-def bindings_for(cfg: SourceConfig, entity: str, raw_columns: list[str], elements: list[DataElement]):
-    by_name = {e.element: e for e in elements}
-    out: dict[str, Binding] = {}
-    specs = [s for s in cfg.files if s.entity == entity]
-    if cfg.is_canonical:
-        for c in raw_columns:
-            if c in by_name:
-                out[c] = Binding(by_name[c], [c])
-    for spec in specs if not cfg.is_canonical else ():
-        for col in spec.columns:
-            if col.element not in by_name or col.source_column not in raw_columns:
-                continue
-            b = out.get(col.element)
-            if b is None:
-                out[col.element] = Binding(
-                    by_name[col.element], [col.source_column], col.date_formats, dict(col.value_map)
-                )
-            elif col.source_column not in b.columns:
-                b.columns.append(col.source_column)
-                b.date_formats = tuple(dict.fromkeys((*b.date_formats, *col.date_formats)))
-                b.value_map.update(col.value_map)
-    for kind in ("constants", "defaults"):
-        for element in dict.fromkeys(e for spec in specs for e in getattr(spec, kind)):
-            if element not in by_name:
-                continue
-            values = [(spec.pattern, getattr(spec, kind).get(element)) for spec in specs]
-            b = out.setdefault(element, Binding(by_name[element], []))
-            setattr(b, "constant_sql" if kind == "constants" else "default_sql", _per_file_sql(values))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,7 +432,7 @@ class _Run:
                 self.record_outcomes(entity, source_id, e, dist, m)
             alias = f"m{len(joins)}"
             joins.append(f"LEFT JOIN {m} {alias} ON {x} = {alias}.raw")
-            keep_raw = e.required or name in RULE_ELEMENTS or name in RECORD_KEYS[entity]
+            keep_raw = e.required or name in RULE_ELEMENTS or name in self.std.record_keys[entity]
             if pred:
                 cols += [
                     f"CASE WHEN {pred} THEN TRY_CAST({x} AS {e.sql_type}) ELSE TRY_CAST({alias}.value AS {e.sql_type}) "
@@ -945,7 +861,7 @@ class _Run:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {problems} AS " + " UNION ALL ".join(parts))
         # duplicate record keys among the rows without another problem: the newest file wins, and in it
         # the first row
-        key = RECORD_KEYS[entity]
+        key = self.std.record_keys[entity]
         con.execute(
             f"""INSERT INTO {problems}
             SELECT source_id, file_id, row_number, {ql(key[-1])}, {qi(key[-1] + "__raw")}, 'DUPLICATE_KEY'
@@ -1212,10 +1128,11 @@ def standardize_all(
         diagnosis = _default_diagnosis(log)
     elif diagnosis is False:  # explicitly without diagnosis mapping
         diagnosis = None
-    wanted = list(entities) if entities is not None else list(ENTITIES)
-    unknown = [e for e in wanted if e not in ENTITIES]
+    known = std.exported_entities
+    wanted = list(entities) if entities is not None else list(known)
+    unknown = [e for e in wanted if e not in known]
     if unknown:
-        raise ValueError(f"unknown entities {unknown}; known: {list(ENTITIES)}")
+        raise ValueError(f"unknown entities {unknown}; known: {list(known)}")
     load_ref_tables(con, std)
     n_terms = load_terminology(con, diagnosis)
     log(f"standardize: standard v{std.version} and {n_terms} terminology codes loaded into ref.*")
