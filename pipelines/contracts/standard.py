@@ -116,6 +116,23 @@ class EntityKey:
 
 
 @dataclass(frozen=True)
+class RowRule:
+    """A rule across elements of one row (standard/row_rules.csv): ``element`` must not be before
+    (``not_before``) or above (``not_above``) the first non-empty ``reference`` element; a row that
+    breaks it is quarantined with ``reason_code``."""
+
+    entity: str
+    element: str
+    reason_code: str
+    comparison: str
+    reference: tuple[str, ...]
+    description: str
+
+
+ROW_RULE_COMPARISONS = {"not_before": "<", "not_above": ">"}
+
+
+@dataclass(frozen=True)
 class ReasonCode:
     code: str
     name_zh: str
@@ -136,6 +153,7 @@ class Standard:
     reason_codes: tuple[ReasonCode, ...]
     directory: Path
     entity_keys: tuple[EntityKey, ...] = ()
+    row_rules: tuple[RowRule, ...] = ()
 
     @property
     def record_keys(self) -> dict[str, tuple[str, ...]]:
@@ -258,8 +276,8 @@ def load_standard(directory: Path | str | None = None) -> Standard:
             raise StandardError(f"{e.entity}.{e.element}: a domain element needs a value_domain")
     reasons = tuple(ReasonCode(**r) for r in _read_csv(d / "reason_codes.csv"))
     keys = []
+    names = {(e.entity, e.element) for e in elements}
     if (d / "entity_keys.csv").exists():
-        names = {(e.entity, e.element) for e in elements}
         for i, r in enumerate(_read_csv(d / "entity_keys.csv"), start=2):
             key = EntityKey(
                 r["entity"], tuple(r["record_key"].split("|")), r["institution_element"], r["description"]
@@ -268,7 +286,26 @@ def load_standard(directory: Path | str | None = None) -> Standard:
                 if (key.entity, element) not in names:
                     raise StandardError(f"entity_keys.csv line {i}: {key.entity}.{element} is not an element")
             keys.append(key)
-    return Standard(version, tuple(elements), tuple(values), reasons, d, tuple(keys))
+    rules = []
+    if (d / "row_rules.csv").exists():
+        codes = {r.code for r in reasons}
+        for i, r in enumerate(_read_csv(d / "row_rules.csv"), start=2):
+            rule = RowRule(
+                r["entity"], r["element"], r["reason_code"], r["comparison"], tuple(r["reference"].split("|")),
+                r["description"],
+            )  # fmt: skip
+            where = f"row_rules.csv line {i}"
+            if rule.comparison not in ROW_RULE_COMPARISONS:
+                raise StandardError(
+                    f"{where}: comparison {rule.comparison!r} not in {list(ROW_RULE_COMPARISONS)}"
+                )
+            if rule.reason_code not in codes:
+                raise StandardError(f"{where}: reason_code {rule.reason_code!r} not in reason_codes.csv")
+            for element in (rule.element, *rule.reference):
+                if (rule.entity, element) not in names:
+                    raise StandardError(f"{where}: {rule.entity}.{element} is not an element")
+            rules.append(rule)
+    return Standard(version, tuple(elements), tuple(values), reasons, d, tuple(keys), tuple(rules))
 
 
 @cache

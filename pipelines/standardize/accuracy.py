@@ -23,9 +23,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from pipelines.contracts.bindings import bindings_for
+from pipelines.contracts.sql import quote_identifier as qi
+from pipelines.contracts.sql import quote_literal as ql
 from pipelines.contracts.standard import Standard, default_standard, record_keys
 from pipelines.ingest.registry import SourceConfig
-from pipelines.standardize.engine import bindings_for, qi, ql
 from pipelines.standardize.secret import person_keys
 
 FATAL_DIRT = ("id_check_digit", "missing_required", "future_date", "discharge_before_admission")
