@@ -103,3 +103,17 @@ def bindings_for(
             b = out.setdefault(element, Binding(by_name[element], []))
             setattr(b, "constant_sql" if kind == "constants" else "default_sql", _per_file_sql(values))
     return out
+
+
+def raw_table_bindings(
+    con, cfg: SourceConfig | None, source_id: str, entity: str, elements: list[DataElement]
+) -> dict[str, Binding]:
+    """:func:`bindings_for` the landing table ``raw.<source_id>__<entity>`` as it is in ``con``."""
+    raw_columns = [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ?",
+            [f"{source_id}__{entity}"],
+        ).fetchall()
+    ]
+    return bindings_for(cfg, entity, raw_columns, elements)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines.contracts.bindings import bindings_for
+from pipelines.contracts.bindings import raw_table_bindings
 from pipelines.contracts.sql import quote_identifier as qi
 from pipelines.contracts.sql import quote_literal as ql
 from pipelines.contracts.standard import Standard, default_standard, record_keys
@@ -105,14 +105,9 @@ def accuracy_by_field(
             raw_plain = f"{source_id}__{entity}"
             if not _exists(con, "raw", raw_plain):
                 continue
-            raw_columns = [
-                r[0]
-                for r in con.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_schema='raw' AND table_name=?",
-                    [raw_plain],
-                ).fetchall()
-            ]
-            bind = bindings_for(cfg, entity, raw_columns, std.entity_elements(entity, ("canonical",)))
+            bind = raw_table_bindings(
+                con, cfg, source_id, entity, std.entity_elements(entity, ("canonical",))
+            )
             fatal = (
                 " OR ".join(f"contains(coalesce(t.dirt, ''), {ql(k)})" for k in FATAL_DIRT)
                 if "dirt" in truth_cols

@@ -7,6 +7,10 @@ per entity joins the mappings back. Row rules (ID cross-checks, date order, dupl
 required elements) run in SQL on that stage; rows with a problem go to std.quarantine (one row per
 problem), all others to std.<entity>. Nothing is dropped: landed = std rows + quarantined rows.
 
+This module orchestrates (full or incremental per entity, std.standardize_runs); each step is its own
+module: staging (+ value_maps, element_types, row_resolution), outcomes, coded_diagnoses,
+quarantine, writer (docs/design.md "Standardize and contracts").
+
 Tables written (docs/design.md "DuckDB warehouse"), with these additions to the design's columns:
 - std.<entity>: canonical columns typed, without patient_id_number/patient_name/phone, plus person_key,
   the derived elements of standard/derived_elements.csv and lineage (source_id, file_id, row_number).

@@ -9,7 +9,7 @@ required, key and row-rule elements) and, for ID numbers, the other-document map
 
 from __future__ import annotations
 
-from pipelines.contracts.bindings import Binding, bindings_for
+from pipelines.contracts.bindings import Binding, raw_table_bindings
 from pipelines.contracts.sql import quote_identifier as qi
 from pipelines.contracts.sql import quote_literal as ql
 from pipelines.contracts.standard import DataElement
@@ -153,14 +153,7 @@ def build_stage(run: StandardizeRun, entity: str, report) -> str:
             raw_name = (
                 f"(SELECT * FROM {raw_name} WHERE _file_id NOT IN (SELECT file_id FROM raw.held_back_files))"
             )
-        raw_columns = [
-            r[0]
-            for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ?",
-                [raw_name_plain],
-            ).fetchall()
-        ]
-        bindings = bindings_for(cfg, entity, raw_columns, elements)
+        bindings = raw_table_bindings(con, cfg, source_id, entity, elements)
         selects.append(source_select(run, entity, source_id, raw_name, bindings))
         rep.sources.append(source_id)
         rep.landed += con.execute(f"SELECT count(*) FROM {raw_name}").fetchall()[0][0]
