@@ -39,8 +39,8 @@ def render_markdown(std: Standard) -> str:
     lines = [
         f"# 数据元标准 Data-element standard v{std.version}",
         "",
-        "Generated from `standard/data_elements.csv`, `standard/value_domains.csv` and",
-        "`standard/reason_codes.csv` by `referral-warehouse standardize render`. Do not edit by hand.",
+        "Generated from `standard/data_elements.csv`, `standard/value_domains.csv`, `standard/entity_keys.csv`,",
+        "`standard/row_rules.csv` and `standard/reason_codes.csv` by `referral-warehouse standardize render`. Do not edit by hand.",
         "",
         f"- {len(std.elements)} data elements ({sum(e.layer == 'canonical' for e in std.elements)} exported by "
         f"institutions, {sum(e.layer == 'registry' for e in std.elements)} in the institution registry, "
@@ -90,6 +90,33 @@ def render_markdown(std: Standard) -> str:
                 f"| `{v.code}` | {_md_escape(v.name_zh)} | {_md_escape(v.name_en)} | {_md_escape(syn)} |"
             )
         lines.append("")
+    lines += [
+        "## 记录主键 Record keys (`entity_keys.csv`)",
+        "",
+        "A second row with the same key is quarantined as `DUPLICATE_KEY` (the newest file wins).",
+        "",
+        "| entity | record key | sending institution | note |",
+        "|---|---|---|---|",
+    ]
+    for k in std.entity_keys:
+        lines.append(
+            f"| {k.entity} | {', '.join(f'`{e}`' for e in k.record_key)} | `{k.institution_element}` "
+            f"| {_md_escape(k.description)} |"
+        )
+    lines += [
+        "",
+        "## 行规则 Row rules (`row_rules.csv`)",
+        "",
+        "| entity | element | must be | reference (first present) | reason code | note |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in std.row_rules:
+        must = {"not_before": "not before", "not_above": "not above"}[r.comparison]
+        lines.append(
+            f"| {r.entity} | `{r.element}` | {must} | {', '.join(f'`{e}`' for e in r.reference)} "
+            f"| `{r.reason_code}` | {_md_escape(r.description)} |"
+        )
+    lines.append("")
     lines += [
         "## 原因代码 Reason codes",
         "",
