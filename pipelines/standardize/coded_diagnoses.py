@@ -3,7 +3,7 @@ diagnosis columns of std.<entity>.
 
 Distinct (diagnosis_name, diagnosis_code) pairs go to the diagnosis standardizer
 (pipelines.standardize.diagnosis) once; their outcomes are written per source into
-std.value_outcomes; the principal diagnosis of each pair feeds the derived columns (DX_COLUMNS).
+std.value_outcomes; the principal diagnosis of each pair feeds the derived columns (DX_FIELDS).
 Also ref.terminology from the standardizer's terminology pack.
 """
 
@@ -13,40 +13,35 @@ from typing import Any
 
 import pyarrow as pa
 
+from pipelines.contracts.standard import Standard
 from pipelines.standardize import scrub
 from pipelines.standardize.run_context import StandardizeRun
 
-DX_COLUMNS = {
-    "diagnosis_code_std": ("code", "VARCHAR"),
-    "diagnosis_name_std": ("name", "VARCHAR"),
-    "diagnosis_code_system": ("code_system", "VARCHAR"),
-    "icd10_category": ("icd10_category", "VARCHAR"),
-    "hypertension_grade": ("hypertension_grade", "INTEGER"),
-    "risk_tier": ("risk_tier", "VARCHAR"),
-    "diabetes_type": ("diabetes_type", "VARCHAR"),
-    "copd_grade": ("copd_grade", "INTEGER"),
-    "diagnosis_mapping_method": ("mapping_method", "VARCHAR"),
-    "diagnosis_qualifier": ("qualifier", "VARCHAR"),
-    "diagnosis_confidence": ("confidence", "DOUBLE"),
-    "diagnosis_morphology_code": ("morphology_code", "VARCHAR"),
+# derived column of std.<entity> (standard/derived_elements.csv) -> field of the principal diagnosis
+DX_FIELDS = {
+    "diagnosis_code_std": "code",
+    "diagnosis_name_std": "name",
+    "diagnosis_code_system": "code_system",
+    "icd10_category": "icd10_category",
+    "hypertension_grade": "hypertension_grade",
+    "risk_tier": "risk_tier",
+    "diabetes_type": "diabetes_type",
+    "copd_grade": "copd_grade",
+    "diagnosis_mapping_method": "mapping_method",
+    "diagnosis_qualifier": "qualifier",
+    "diagnosis_confidence": "confidence",
+    "diagnosis_morphology_code": "morphology_code",
 }
-VISIT_DX_COLUMNS = [
-    ("source_text", "VARCHAR"),
-    ("source_code", "VARCHAR"),
-    ("code_system", "VARCHAR"),
-    ("code", "VARCHAR"),
-    ("name", "VARCHAR"),
-    ("icd10_category", "VARCHAR"),
-    ("hypertension_grade", "INTEGER"),
-    ("risk_tier", "VARCHAR"),
-    ("diabetes_type", "VARCHAR"),
-    ("copd_grade", "INTEGER"),
-    ("mapping_method", "VARCHAR"),
-    ("confidence", "DOUBLE"),
-    ("qualifier", "VARCHAR"),
-    ("morphology_code", "VARCHAR"),
-    ("is_principal", "BOOLEAN"),
-]
+VISIT_DX_KEY = ("visit_id", "institution_code", "seq")
+
+
+def visit_diagnosis_columns(std: Standard) -> list[tuple[str, str]]:
+    """(column, SQL type) of std.visit_diagnoses after its key, as the standard declares them."""
+    return [
+        (e.element, e.sql_type)
+        for e in std.elements
+        if e.entity == "visit_diagnoses" and e.element not in VISIT_DX_KEY
+    ]
 
 
 def map_diagnoses(run: StandardizeRun, entity: str, stage: str) -> str | None:
@@ -68,7 +63,10 @@ def map_diagnoses(run: StandardizeRun, entity: str, stage: str) -> str | None:
         [entity],
     )
     rows: dict[str, list[Any]] = {
-        c: [] for c in ["_dx_name", "_dx_code", "seq"] + [c for c, _ in VISIT_DX_COLUMNS] + ["status"]
+        c: []
+        for c in ["_dx_name", "_dx_code", "seq"]
+        + [c for c, _ in visit_diagnosis_columns(run.std)]
+        + ["status"]
     }
     outcome_rows = []
     # the principal: first diagnosis that may be one (not a history, never a morphology code)
@@ -101,7 +99,7 @@ def map_diagnoses(run: StandardizeRun, entity: str, stage: str) -> str | None:
             rows["_dx_name"].append(name)
             rows["_dx_code"].append(code)
             rows["seq"].append(seq)
-            for c, _ in VISIT_DX_COLUMNS:
+            for c, _ in visit_diagnosis_columns(run.std):
                 rows[c].append(seq - 1 == p_idx if c == "is_principal" else getattr(d, c, None))
             rows["status"].append(res.status)
     # per-source frequencies: split counts by source

@@ -39,11 +39,11 @@ from pipelines.contracts.sql import quote_identifier as qi
 from pipelines.contracts.standard import Standard, default_standard, record_keys
 from pipelines.ingest.registry import SourceConfig
 from pipelines.standardize.coded_diagnoses import (
-    VISIT_DX_COLUMNS,
     default_diagnosis,
     load_terminology,
     map_diagnoses,
     terminology_version,
+    visit_diagnosis_columns,
 )
 from pipelines.standardize.outcomes import (
     ROW_OUTCOMES_DDL,
@@ -336,7 +336,7 @@ def standardize_all(
     ).fetchall():
         con.execute(f"DROP TABLE IF EXISTS {qi(t[0])}")
     if not run.table_exists("std", "visit_diagnoses"):
-        cols = ", ".join(f"{qi(c)} {t}" for c, t in VISIT_DX_COLUMNS)
+        cols = ", ".join(f"{qi(c)} {t}" for c, t in visit_diagnosis_columns(std))
         con.execute(
             f"CREATE TABLE std.visit_diagnoses (visit_id VARCHAR, institution_code VARCHAR, seq INTEGER, {cols})"
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pipelines.contracts.sql import quote_identifier as qi
 from pipelines.contracts.standard import DataElement
-from pipelines.standardize.coded_diagnoses import DX_COLUMNS, VISIT_DX_COLUMNS
+from pipelines.standardize.coded_diagnoses import DX_FIELDS, visit_diagnosis_columns
 from pipelines.standardize.run_context import StandardizeRun
 from pipelines.standardize.secret import hmac_pads
 
@@ -51,7 +51,7 @@ def write_std(
             "CAST(date_diff('day', CAST(s.admission_datetime AS DATE), CAST(s.discharge_datetime AS DATE)) "
             "AS INTEGER) AS length_of_stay_days"
         )
-    dx_cols = [c for c in DX_COLUMNS if c in derived]
+    dx_cols = [c for c in DX_FIELDS if c in derived]
     if dx_cols:
         if dx is not None:
             joins.append(
@@ -59,12 +59,12 @@ def write_std(
                 "AND dx._dx_code IS NOT DISTINCT FROM s.diagnosis_code"
             )
             out += [
-                f"CAST(dx.{qi(src)} AS {typ}) AS {qi(c)}"
-                for c, (src, typ) in DX_COLUMNS.items()
+                f"CAST(dx.{qi(src)} AS {derived[c].sql_type}) AS {qi(c)}"
+                for c, src in DX_FIELDS.items()
                 if c in derived
             ]
         else:
-            out += [f"CAST(NULL AS {typ}) AS {qi(c)}" for c, (src, typ) in DX_COLUMNS.items() if c in derived]
+            out += [f"CAST(NULL AS {derived[c].sql_type}) AS {qi(c)}" for c in DX_FIELDS if c in derived]
     out += ["s.source_id", "s.file_id", "s.row_number"]
     problems = f"_std_problems_{entity}"
     verb = (
@@ -79,10 +79,10 @@ def write_std(
         "AND s.row_number = p.row_number"
     )
     if entity == "visits":
-        cols = ", ".join(f"CAST(NULL AS {t}) AS {qi(c)}" for c, t in VISIT_DX_COLUMNS)
+        cols = ", ".join(f"CAST(NULL AS {t}) AS {qi(c)}" for c, t in visit_diagnosis_columns(run.std))
         body = (
             "SELECT v.visit_id, v.institution_code, CAST(d.seq AS INTEGER) AS seq, "
-            + ", ".join(f"CAST(d.{qi(c)} AS {t}) AS {qi(c)}" for c, t in VISIT_DX_COLUMNS)
+            + ", ".join(f"CAST(d.{qi(c)} AS {t}) AS {qi(c)}" for c, t in visit_diagnosis_columns(run.std))
             + f" FROM std.visits v JOIN {dx} d ON d._dx_name IS NOT DISTINCT FROM v.diagnosis_name "
             "AND d._dx_code IS NOT DISTINCT FROM v.diagnosis_code"
             if dx is not None
