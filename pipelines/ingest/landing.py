@@ -16,6 +16,7 @@ Rules:
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import re
 import tempfile
@@ -158,15 +159,22 @@ class LandingReport:
 
 
 def _standard_elements(standard_dir: Path) -> dict[str, list[tuple[str, bool]]]:
-    """entity -> [(element, required)] of the canonical layer (the standard, pipelines.contracts)."""
-    from pipelines.contracts.standard import standard_at
-
-    if not (standard_dir / "data_elements.csv").exists():
+    path = standard_dir / "data_elements.csv"
+    if not path.exists():
         return {}
+    return _read_standard_elements(path, path.stat().st_mtime_ns)  # re-read when the file changes
+
+
+@cache
+def _read_standard_elements(path: Path, _mtime_ns: int) -> dict[str, list[tuple[str, bool]]]:
     out: dict[str, list[tuple[str, bool]]] = {}
-    for e in standard_at(standard_dir).elements:
-        if e.layer == "canonical":
-            out.setdefault(e.entity, []).append((e.element, e.required))
+    with path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            entity, element = (row.get("entity") or "").strip(), (row.get("element") or "").strip()
+            layer = (row.get("layer") or "canonical").strip()
+            if entity and element and layer == "canonical":
+                required = (row.get("required") or "").strip().upper() in ("Y", "YES", "1", "TRUE")
+                out.setdefault(entity, []).append((element, required))
     return out
 
 
