@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from pipelines.contracts.resident_id import CHECK_CHARACTERS, WEIGHTS, has_valid_check_character
+
 ID_PLACEHOLDER = "[身份证号]"
 PHONE_PLACEHOLDER = "[电话]"
 NAME_PLACEHOLDER = "[姓名]"
@@ -100,9 +102,9 @@ class PersonalData:
 @cache
 def personal_data(standard_dir: str | None = None) -> PersonalData:
     """The one list of personal elements, read from the standard's element registry."""
-    from pipelines.standardize.standard import default_standard, load_standard
+    from pipelines.contracts.standard import standard_at
 
-    std = load_standard(Path(standard_dir)) if standard_dir else default_standard()
+    std = standard_at(Path(standard_dir) if standard_dir else None)
     order = {"direct_identifier": 0, "pseudonym": 1, "record_id": 2, "free_text": 3, "quasi_identifier": 4}
     classes: dict[str, str] = {}
     for e in std.elements:
@@ -156,8 +158,6 @@ def mask_sql(expr: str) -> str:
 _FULLWIDTH = "０１２３４５６７８９＋Ｘｘ－"
 _ASCII = "0123456789+Xx-"
 _ID_RUN = "[0-9]{15,}[Xx]?"  # maximal digit runs long enough for an ID (with a trailing check X)
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK = "10X98765432"
 # a non-digit (or the text's edge) on both sides; applied twice so that two numbers separated by one
 # character are both found (RE2 has no look-around)
 _MOBILE = r"(^|[^0-9])((?:\+?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2})([^0-9]|$)"
@@ -173,8 +173,7 @@ def is_resident_id(s: str) -> bool:
     """An 18-character resident ID with a valid GB 11643 check character, or a 15-digit one (pre-1999
     form) with a valid birth date."""
     if len(s) == 18 and re.fullmatch("[0-9]{17}[0-9Xx]", s):
-        total = sum(int(c) * w for c, w in zip(s[:17], _WEIGHTS, strict=True))
-        return _CHECK[total % 11] == s[17].upper()
+        return has_valid_check_character(s)
     if len(s) == 15 and s.isdigit():
         try:
             dt.datetime.strptime("19" + s[6:12], "%Y%m%d")
@@ -213,11 +212,11 @@ def scrub(text: str | None, name: str | None = None) -> str | None:
 
 
 def _sql_is_id(c: str) -> str:
-    weights = "[" + ", ".join(map(str, _WEIGHTS)) + "]"
+    weights = "[" + ", ".join(map(str, WEIGHTS)) + "]"
     checksum = f"list_sum(list_transform(range(17), lambda i: coalesce(TRY_CAST(substr({c}, i + 1, 1) AS INTEGER), 0) * {weights}[i + 1]))"
     return (
         f"((length({c}) = 18 AND regexp_full_match({c}, '[0-9]{{17}}[0-9Xx]') "
-        f"AND substr('{_CHECK}', CAST(coalesce({checksum}, 0) % 11 AS INTEGER) + 1, 1) = upper(substr({c}, 18, 1))) "
+        f"AND substr('{CHECK_CHARACTERS}', CAST(coalesce({checksum}, 0) % 11 AS INTEGER) + 1, 1) = upper(substr({c}, 18, 1))) "
         f"OR (length({c}) = 15 AND regexp_full_match({c}, '[0-9]{{15}}') "
         f"AND try_strptime('19' || substr({c}, 7, 6), '%Y%m%d') IS NOT NULL))"
     )

@@ -44,7 +44,13 @@ def standardized_tables(context: dg.AssetExecutionContext, warehouse: WarehouseR
 
     secret = load_or_create_secret(warehouse.paths.secrets_dir)
     with warehouse.connect() as con:
-        report = standardize_all(con, load_sources(warehouse.source_folder), secret, log=context.log.info)
+        report = standardize_all(
+            con,
+            load_sources(warehouse.source_folder),
+            secret,
+            log=context.log.info,
+            cache_dir=warehouse.paths.data_dir / "cache",  # diagnosis results kept across runs
+        )
         counts = {}
         for schema, names in (("std", STD_TABLES), ("ref", REF_TABLES)):
             for name in names:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
-CHECK_CHARS = "10X98765432"
+from pipelines.contracts.resident_id import CHECK_CHARACTERS as CHECK_CHARS
+from pipelines.contracts.resident_id import WEIGHTS as _WEIGHTS
+
+WEIGHTS = np.array(_WEIGHTS, dtype=np.int64)
 _CHECK_ARR = np.array(list(CHECK_CHARS))
 
 

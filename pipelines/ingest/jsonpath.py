@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pipelines.contracts.sql import quote_literal
+
 _KEY = r"[^.\[\]\"'=]+"
 _STEP = re.compile(rf"^(?P<key>{_KEY})(?P<sel>(\[[^\]]*\])*)$")
 _SEL = re.compile(r"\[([^\]]*)\]")
@@ -63,8 +65,7 @@ def top_key(path: str) -> str:
     return parse(path)[0].key
 
 
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
+_lit = quote_literal
 
 
 def _key_path(key: str) -> str:

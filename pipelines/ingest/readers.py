@@ -30,6 +30,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipelines.contracts.sql import quote_identifier, quote_literal
 from pipelines.ingest import jsonpath
 from pipelines.ingest.reasons import FileRejected
 from pipelines.ingest.textstream import blank_lines
@@ -38,14 +39,8 @@ from pipelines.ingest.workbook import scan_xlsx
 XLSX_BATCH_ROWS = 50_000
 
 
-def qi(name: str) -> str:
-    """Quote a DuckDB identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def ql(value: str) -> str:
-    """Quote a DuckDB string literal."""
-    return "'" + value.replace("'", "''") + "'"
+qi = quote_identifier
+ql = quote_literal
 
 
 @dataclass

@@ -10,9 +10,7 @@ name the file, the line and the key (``referral-warehouse sources validate``).
 
 from __future__ import annotations
 
-import csv
 import fnmatch
-import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -55,15 +53,11 @@ class SourceConfigError(ValueError):
 # ---------------------------------------------------------------------------------------------
 
 
-@functools.cache
 def canonical_elements(standard_dir: Path = STANDARD_DIR) -> dict[str, tuple[str, ...]]:
-    """{entity: (element, ...)} of the canonical layer, in the standard's order."""
-    out: dict[str, list[str]] = {}
-    with (standard_dir / "data_elements.csv").open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            if row["layer"] == "canonical":
-                out.setdefault(row["entity"], []).append(row["element"])
-    return {k: tuple(v) for k, v in out.items()}
+    """{entity: (element, ...)} of the canonical layer, in the standard's order (pipelines.contracts)."""
+    from pipelines.contracts.standard import standard_at
+
+    return standard_at(standard_dir).canonical_columns()
 
 
 # ---------------------------------------------------------------------------------------------

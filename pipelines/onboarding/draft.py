@@ -3,12 +3,12 @@ comment on every guess. The engineer reads it, fixes what is wrong, then runs ``
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.contracts.standard import standard_at
 from pipelines.ingest.registry import canonical_elements
 from pipelines.onboarding.sniff import Sniffed, detect_date_formats, match_header, norm_header, sniff
 from pipelines.settings import STANDARD_DIR
@@ -49,15 +49,20 @@ class Draft:
 
 
 def _elements_info(standard_dir: Path = STANDARD_DIR) -> dict[tuple[str, str], dict[str, str]]:
-    with (standard_dir / "data_elements.csv").open(encoding="utf-8", newline="") as fh:
-        return {(r["entity"], r["element"]): r for r in csv.DictReader(fh) if r["layer"] == "canonical"}
+    """(entity, element) -> the element's fields as text (as in data_elements.csv), canonical layer."""
+    std = standard_at(standard_dir)
+    return {
+        (e.entity, e.element): {**e.__dict__, "required": "Y" if e.required else "N"}
+        for e in std.elements
+        if e.layer == "canonical"
+    }
 
 
 def _domain_values(standard_dir: Path = STANDARD_DIR) -> dict[str, list[dict[str, str]]]:
+    """domain_id -> its codes as rows of value_domains.csv (synonyms ``|``-joined)."""
     out: dict[str, list[dict[str, str]]] = {}
-    with (standard_dir / "value_domains.csv").open(encoding="utf-8", newline="") as fh:
-        for r in csv.DictReader(fh):
-            out.setdefault(r["domain_id"], []).append(r)
+    for v in standard_at(standard_dir).domain_values:
+        out.setdefault(v.domain_id, []).append({**v.__dict__, "synonyms": "|".join(v.synonyms)})
     return out
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from pipelines.contracts.standard import default_standard
 from pipelines.settings import EXPECTATIONS_DIR
 
 CATALOGUE_PATH = EXPECTATIONS_DIR / "checks.yaml"
@@ -83,7 +84,13 @@ class Catalogue:
 
 def parse_catalogue(data: dict[str, Any], path: Path | None = None) -> Catalogue:
     where = str(path or "<catalogue>")
+    # the exported entities' record id and institution element come from the standard
+    # (standard/entity_keys.csv); the catalogue declares only its own relations (raw.files)
     entities = {
+        k.entity: {"key": k.record_id, "institution": k.institution_element}
+        for k in default_standard().entity_keys
+    }
+    entities |= {
         str(k): {str(a): str(b) for a, b in v.items()} for k, v in (data.get("entities") or {}).items()
     }
     suites: dict[str, SuiteSpec] = {}

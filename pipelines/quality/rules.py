@@ -15,31 +15,27 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from pipelines.contracts.bindings import bindings_for
+from pipelines.contracts.resident_id import CHECK_CHARACTERS, check_sum_sql
+from pipelines.contracts.sql import quote_identifier as q
+from pipelines.contracts.sql import quote_literal as lit
+from pipelines.contracts.standard import default_standard
 from pipelines.ingest.registry import SourceConfig
 from pipelines.privacy import personal_data
 from pipelines.quality.catalogue import Catalogue, CheckSpec, SuiteSpec
 
-# GB 11643-1999: weights of the first 17 digits; the check character is CHECK_CHARS[sum % 11].
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-ID_CHECK_CHARS = "10X98765432"
 # Never shown in a drill-down: personal identifiers stay in the raw landing (the one declaration:
 # pii_class in the standard's element registry, read through pipelines.privacy).
 PII_ELEMENTS = tuple(sorted(personal_data().direct_identifiers))
 ID_RULES = ("id_checksum", "id_sex_parity", "id_birth_date")
 
 
-def q(name: str) -> str:
-    """Quote an SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(value: str) -> str:
-    """Quote an SQL string literal."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def _text(col: str) -> str:
     return f"NULLIF(trim(CAST({q(col)} AS VARCHAR)), '')"
+
+
+def _text_sql(expr: str) -> str:
+    return f"NULLIF(trim(CAST({expr} AS VARCHAR)), '')"
 
 
 @dataclass(frozen=True)
@@ -115,19 +111,11 @@ def _landed_filter(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def _raw_element_columns(cfg: SourceConfig | None, entity: str, columns: list[str]) -> dict[str, str]:
-    """element -> raw column, for one source and entity. Canonical sources use the element names."""
-    present = set(columns)
-    out: dict[str, str] = {}
-    if cfg is not None and not cfg.is_canonical:
-        for spec in cfg.files:
-            if spec.entity != entity:
-                continue
-            for c in spec.columns:
-                if c.source_column in present:
-                    out.setdefault(c.element, c.source_column)
-    else:  # canonical: headers are element names
-        out = {c: c for c in columns if not c.startswith("_")}
-    return out
+    """element -> SQL of its value as received in one source's raw table (the standardizer's source
+    bindings, pipelines.contracts.bindings; several columns of one element joined with a space)."""
+    elements = default_standard().entity_elements(entity, ("canonical",))
+    bound = bindings_for(cfg, entity, columns, elements)
+    return {el: b.received_sql("r") for el, b in bound.items() if b.columns}
 
 
 def raw_tables(
@@ -159,7 +147,7 @@ def raw_entity_relations(
         mapping = _raw_element_columns(sources.get(sid), suite.entity, cols)
         select = [
             f"{lit(sid)} AS _source_id",
-            f"{_text(mapping[ent['institution']])} AS _institution"
+            f"{_text_sql(mapping[ent['institution']])} AS _institution"
             if ent["institution"] in mapping
             else "CAST(NULL AS VARCHAR) AS _institution",
             "_file_id AS file_id",
@@ -167,7 +155,9 @@ def raw_entity_relations(
             "CAST(_file_id AS VARCHAR) || ':' || lpad(CAST(_row_number AS VARCHAR), 12, '0') AS _order",
         ]
         select += [
-            f"{_text(col)} AS {q(el)}" for el, col in mapping.items() if el not in ("file_id", "row_number")
+            f"{_text_sql(expr)} AS {q(el)}"
+            for el, expr in mapping.items()
+            if el not in ("file_id", "row_number")
         ]
         if has_quarantine:
             select.append("qr.reasons AS _std_reasons")
@@ -179,7 +169,7 @@ def raw_entity_relations(
             )
         else:
             select.append("CAST(NULL AS VARCHAR[]) AS _std_reasons")
-            join = ""
+            join = " r"
         sql = f"SELECT {', '.join(select)} FROM {_qualified(table)}{join}{where}"
         out.append(
             Relation(
@@ -203,7 +193,7 @@ def _raw_id_union(
             continue
         parts.append(
             f"SELECT _file_id AS file_id, _row_number AS row_number, "
-            f"{_text(mapping['patient_id_number'])} AS patient_id_number FROM {_qualified(table)}"
+            f"{_text_sql(mapping['patient_id_number'])} AS patient_id_number FROM {_qualified(table)} r"
         )
     return " UNION ALL ".join(parts) if parts else None
 
@@ -365,12 +355,6 @@ def relations_for_suite(
 # ------------------------------------------------------------------------------------ rule predicates
 
 
-def _id_sum(col: str) -> str:
-    return " + ".join(
-        f"coalesce(TRY_CAST(substr({col}, {i + 1}, 1) AS INTEGER), 0) * {w}" for i, w in enumerate(ID_WEIGHTS)
-    )
-
-
 def derived_columns(checks: list[CheckSpec], cat: Catalogue) -> list[str]:
     """Helper columns computed once per row before the predicates (the normalized ID and its validity)."""
     if not any(c.rule in ID_RULES for c in checks):
@@ -387,7 +371,7 @@ def id_valid_sql(col: str = "_id") -> str:
     """SQL: ``col`` is an 18-character resident ID with the right GB 11643 check character."""
     return (
         f"(regexp_full_match({col}, '[0-9]{{17}}[0-9X]') AND "
-        f"substr({lit(ID_CHECK_CHARS)}, 1 + (({_id_sum(col)}) % 11), 1) = substr({col}, 18, 1))"
+        f"substr({lit(CHECK_CHARACTERS)}, 1 + (({check_sum_sql(col)}) % 11), 1) = substr({col}, 18, 1))"
     )
 
 

@@ -23,10 +23,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from pipelines.contracts.bindings import raw_table_bindings
+from pipelines.contracts.sql import quote_identifier as qi
+from pipelines.contracts.sql import quote_literal as ql
+from pipelines.contracts.standard import Standard, default_standard, record_keys
 from pipelines.ingest.registry import SourceConfig
-from pipelines.standardize.engine import bindings_for, qi, ql
 from pipelines.standardize.secret import person_keys
-from pipelines.standardize.standard import RECORD_KEYS, Standard, default_standard
 
 FATAL_DIRT = ("id_check_digit", "missing_required", "future_date", "discharge_before_admission")
 SKIP_ELEMENTS = {"patient_name", "phone", "diagnosis_name", "diagnosis_code"}
@@ -77,7 +79,7 @@ def accuracy_by_field(
             "CREATE OR REPLACE TEMP TABLE _acc_truth_files AS SELECT delivery, source_id, file_name, sha256 "
             f"FROM read_csv({ql(str(files_csv))}, all_varchar = true, header = true)"
         )
-    for entity in entities or list(RECORD_KEYS):
+    for entity in entities or list(record_keys()):
         truth_file = records_dir / f"{entity}.parquet"
         if not truth_file.exists() or not _exists(con, "std", entity):
             continue
@@ -103,14 +105,9 @@ def accuracy_by_field(
             raw_plain = f"{source_id}__{entity}"
             if not _exists(con, "raw", raw_plain):
                 continue
-            raw_columns = [
-                r[0]
-                for r in con.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_schema='raw' AND table_name=?",
-                    [raw_plain],
-                ).fetchall()
-            ]
-            bind = bindings_for(cfg, entity, raw_columns, std.entity_elements(entity, ("canonical",)))
+            bind = raw_table_bindings(
+                con, cfg, source_id, entity, std.entity_elements(entity, ("canonical",))
+            )
             fatal = (
                 " OR ".join(f"contains(coalesce(t.dirt, ''), {ql(k)})" for k in FATAL_DIRT)
                 if "dirt" in truth_cols

@@ -66,6 +66,7 @@ def _run(args: argparse.Namespace) -> int:
             entities=args.entity or None,
             diagnosis=False if args.no_diagnosis else None,
             full=args.full,
+            cache_dir=p.data_dir / "cache",
         )
     finally:
         con.close()

@@ -11,18 +11,15 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from pipelines.standardize import normalizers as nz
+from pipelines.contracts.sql import quote_literal
+from pipelines.standardize import normalizers
 
 _SQL_TRIM = r"regexp_replace(raw, '^[ \t\n\r]+|[ \t\n\r]+$', '', 'g')"
 
 
-def _q(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
 def sql_formats(formats: Sequence[str]) -> list[str]:
     """Formats the SQL path tries, in the Python order; %f formats are left to Python."""
-    out = list(dict.fromkeys([*formats, *nz.BUILTIN_FORMATS]))
+    out = list(dict.fromkeys([*formats, *normalizers.BUILTIN_FORMATS]))
     return out
 
 
@@ -37,37 +34,37 @@ def datetime_fastpath_sql(table: str, kind: str, formats: Sequence[str], lo: str
             # Python takes the first matching format: stop the SQL path where Python would have
             # tried a %f format, so a value matching it is not resolved by a later format here.
             parsed_cols.append(
-                f"CASE WHEN regexp_full_match(s, {_q(nz.format_shape(fmt))}) THEN 1 END AS p{i}"
+                f"CASE WHEN regexp_full_match(s, {quote_literal(normalizers.format_shape(fmt))}) THEN 1 END AS p{i}"
             )
             pick.append(f"WHEN p{i} IS NOT NULL THEN NULL")
             continue
         parsed_cols.append(
-            f"CASE WHEN regexp_full_match(s, {_q(nz.format_shape(fmt))}) "
-            f"THEN try_strptime(regexp_replace(s, ' +', ' ', 'g'), {_q(fmt)}) END AS p{i}"
+            f"CASE WHEN regexp_full_match(s, {quote_literal(normalizers.format_shape(fmt))}) "
+            f"THEN try_strptime(regexp_replace(s, ' +', ' ', 'g'), {quote_literal(fmt)}) END AS p{i}"
         )
         pick.append(f"WHEN p{i} IS NOT NULL THEN {i}")
-    fmt_list = "[" + ", ".join(_q(f) for f in fmts) + "]"
+    fmt_list = "[" + ", ".join(quote_literal(f) for f in fmts) + "]"
     ts_expr = (
         "CASE "
         + " ".join(f"WHEN fi = {i} THEN p{i}" for i, f in enumerate(fmts) if "%f" not in f and "%p" not in f)
         + " END"
     )
-    canonical = nz.CANONICAL_DATE if kind == "date" else nz.CANONICAL_DATETIME
+    canonical = normalizers.CANONICAL_DATE if kind == "date" else normalizers.CANONICAL_DATETIME
     if kind == "date":
         fmt_rule = (
-            f"CASE WHEN how = {_q(nz.CANONICAL_DATE)} THEN (CASE WHEN value <> s THEN 'zero_pad' END) "
+            f"CASE WHEN how = {quote_literal(normalizers.CANONICAL_DATE)} THEN (CASE WHEN value <> s THEN 'zero_pad' END) "
             "WHEN contains(how, '%H') THEN 'date_from_datetime' ELSE 'date_format:' || how END"
         )
     else:
         fmt_rule = (
-            f"CASE WHEN how <> {_q(nz.CANONICAL_DATETIME)} THEN 'date_format:' || how "
+            f"CASE WHEN how <> {quote_literal(normalizers.CANONICAL_DATETIME)} THEN 'date_format:' || how "
             "WHEN value <> s THEN 'zero_pad' END"
         )
     range_checks = []
     if lo:
-        range_checks.append(f"ts < TIMESTAMP {_q(lo)}")
+        range_checks.append(f"ts < TIMESTAMP {quote_literal(lo)}")
     if hi:
-        range_checks.append(f"ts >= TIMESTAMP {_q(hi)} + INTERVAL 1 DAY")
+        range_checks.append(f"ts >= TIMESTAMP {quote_literal(hi)} + INTERVAL 1 DAY")
     out_of_range = " OR ".join(range_checks) or "false"
     return f"""
     WITH base AS (
@@ -80,7 +77,7 @@ def datetime_fastpath_sql(table: str, kind: str, formats: Sequence[str], lo: str
         SELECT raw, s, {fmt_list}[fi + 1] AS how, date_trunc('second', {ts_expr}) AS ts
         FROM picked WHERE fi IS NOT NULL
     ), valued AS (
-        SELECT *, strftime(ts, {_q(canonical)}) AS value, ({out_of_range}) AS oor FROM typed
+        SELECT *, strftime(ts, {quote_literal(canonical)}) AS value, ({out_of_range}) AS oor FROM typed
     )
     SELECT raw,
            CASE WHEN oor THEN NULL ELSE value END AS value,
@@ -93,7 +90,7 @@ def datetime_fastpath_sql(table: str, kind: str, formats: Sequence[str], lo: str
 
 
 _ID_SUM = " + ".join(
-    f"{w} * TRY_CAST(substr(raw, {i + 1}, 1) AS INTEGER)" for i, w in enumerate(nz.ID_WEIGHTS)
+    f"{w} * TRY_CAST(substr(raw, {i + 1}, 1) AS INTEGER)" for i, w in enumerate(normalizers.ID_WEIGHTS)
 )
 
 
@@ -102,7 +99,7 @@ def resident_id_fastpath_sql(table: str) -> str:
     return f"""
     WITH base AS (
         SELECT raw,
-               substr({_q(nz.ID_CHECK_CHARS)}, (({_ID_SUM}) % 11) + 1, 1) AS check_char,
+               substr({quote_literal(normalizers.ID_CHECK_CHARS)}, (({_ID_SUM}) % 11) + 1, 1) AS check_char,
                try_cast(substr(raw, 7, 4) || '-' || substr(raw, 11, 2) || '-' || substr(raw, 13, 2) AS DATE) AS born
         FROM {table}
         WHERE raw IS NOT NULL AND regexp_full_match(raw, '[0-9]{{17}}[0-9X]')
@@ -128,7 +125,7 @@ def resident_id_fastpath_sql(table: str) -> str:
 
 
 def identifier_valid_sql(x: str) -> str:
-    nulls = ", ".join(_q(s) for s in nz.NULL_SPELLINGS)
+    nulls = ", ".join(quote_literal(s) for s in normalizers.NULL_SPELLINGS)
     return (
         f"(regexp_full_match({x}, '[!-~]+') AND NOT regexp_full_match({x}, '[0-9]+\\.0+') "
         f"AND upper({x}) NOT IN ({nulls}))"
@@ -138,7 +135,7 @@ def identifier_valid_sql(x: str) -> str:
 def number_valid_sql(x: str, kind: str, lo: str = "", hi: str = "") -> str:
     # at most 13 significant digits, so that the float formatting of the Python spec is exact
     pattern = "0|[1-9][0-9]{0,9}" if kind == "integer" else "(0|[1-9][0-9]{0,8})(\\.[0-9]{0,3}[1-9])?"
-    parts = [f"regexp_full_match({x}, {_q(pattern)})"]
+    parts = [f"regexp_full_match({x}, {quote_literal(pattern)})"]
     if lo:
         parts.append(f"TRY_CAST({x} AS DOUBLE) >= {float(lo)}")
     if hi:
@@ -154,24 +151,24 @@ def datetime_valid_sql(
 ) -> str | None:
     """Already canonical (ISO) dates/date-times. None when a source hint format could read an ISO
     string differently (it is tried first by the spec)."""
-    canonical = nz.CANONICAL_DATE if kind == "date" else nz.CANONICAL_DATETIME
+    canonical = normalizers.CANONICAL_DATE if kind == "date" else normalizers.CANONICAL_DATETIME
     sample = _CANONICAL_SAMPLE[kind]
     for fmt in formats:
-        if fmt != canonical and nz._shape(fmt).fullmatch(sample):
+        if fmt != canonical and normalizers._shape(fmt).fullmatch(sample):
             return None
     shape = "[0-9]{4}-[0-9]{2}-[0-9]{2}" + (" [0-9]{2}:[0-9]{2}:[0-9]{2}" if kind == "datetime" else "")
-    ts = f"try_strptime({x}, {_q(canonical)})"
-    parts = [f"regexp_full_match({x}, {_q(shape)})", f"{ts} IS NOT NULL"]
+    ts = f"try_strptime({x}, {quote_literal(canonical)})"
+    parts = [f"regexp_full_match({x}, {quote_literal(shape)})", f"{ts} IS NOT NULL"]
     if lo:
-        parts.append(f"{ts} >= TIMESTAMP {_q(lo)}")
+        parts.append(f"{ts} >= TIMESTAMP {quote_literal(lo)}")
     if hi:
-        parts.append(f"{ts} < TIMESTAMP {_q(hi)} + INTERVAL 1 DAY")
+        parts.append(f"{ts} < TIMESTAMP {quote_literal(hi)} + INTERVAL 1 DAY")
     return "(" + " AND ".join(parts) + ")"
 
 
 def _id_sum(x: str) -> str:
     return " + ".join(
-        f"{w} * TRY_CAST(substr({x}, {i + 1}, 1) AS INTEGER)" for i, w in enumerate(nz.ID_WEIGHTS)
+        f"{w} * TRY_CAST(substr({x}, {i + 1}, 1) AS INTEGER)" for i, w in enumerate(normalizers.ID_WEIGHTS)
     )
 
 
@@ -179,7 +176,7 @@ def resident_id_valid_sql(x: str) -> str:
     born = f"try_cast(substr({x}, 7, 4) || '-' || substr({x}, 11, 2) || '-' || substr({x}, 13, 2) AS DATE)"
     return (
         f"(regexp_full_match({x}, '[0-9]{{17}}[0-9X]') "
-        f"AND substr({_q(nz.ID_CHECK_CHARS)}, (({_id_sum(x)}) % 11) + 1, 1) = right({x}, 1) "
+        f"AND substr({quote_literal(normalizers.ID_CHECK_CHARS)}, (({_id_sum(x)}) % 11) + 1, 1) = right({x}, 1) "
         f"AND {born} <= current_date AND year({born}) >= 1880)"
     )
 
@@ -195,7 +192,7 @@ _PY_WS = "[\\s\\p{Z}\\x{1c}-\\x{1f}\\x{85}\\x{0b}]"
 
 def present_valid_sql(x: str) -> str:
     """Free text / names that need no change: no surrounding whitespace, not a null spelling."""
-    nulls = ", ".join(_q(s) for s in nz.NULL_SPELLINGS)
+    nulls = ", ".join(quote_literal(s) for s in normalizers.NULL_SPELLINGS)
     return f"(length({x}) > 0 AND NOT regexp_matches({x}, '^{_PY_WS}|{_PY_WS}$') AND upper({x}) NOT IN ({nulls}))"
 
 
@@ -231,12 +228,15 @@ def map_datetimes(
     ``normalizers.normalize_datetime`` for the rest."""
     fast = con.execute(datetime_fastpath_sql(table, kind, formats, lo, hi)).df()
     rest = _python_rest(
-        con, table, fast, lambda raw: nz.normalize_datetime(raw, kind=kind, formats=formats, lo=lo, hi=hi)
+        con,
+        table,
+        fast,
+        lambda raw: normalizers.normalize_datetime(raw, kind=kind, formats=formats, lo=lo, hi=hi),
     )
     return _concat(fast, rest)
 
 
 def map_resident_ids(con, table: str) -> pd.DataFrame:
     fast = con.execute(resident_id_fastpath_sql(table)).df()
-    rest = _python_rest(con, table, fast, nz.normalize_resident_id)
+    rest = _python_rest(con, table, fast, normalizers.normalize_resident_id)
     return _concat(fast, rest)

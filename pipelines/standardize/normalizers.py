@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
+from pipelines.contracts.resident_id import CHECK_CHARACTERS, WEIGHTS, check_character
+
 VALID, CORRECTED, INVALID, UNMAPPED, MISSING = "valid", "corrected", "invalid", "unmapped", "missing"
 OUTCOMES = (VALID, CORRECTED, INVALID, UNMAPPED, MISSING)
 
@@ -302,13 +304,10 @@ def normalize_datetime(
 # Resident ID numbers (GB 11643)
 # ---------------------------------------------------------------------------------------------
 
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-ID_CHECK_CHARS = "10X98765432"
+ID_WEIGHTS = WEIGHTS
+ID_CHECK_CHARS = CHECK_CHARACTERS
+id_check_char = check_character
 _ID_SEPARATORS = re.compile(r"[\s\-_]")
-
-
-def id_check_char(first17: str) -> str:
-    return ID_CHECK_CHARS[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS, strict=True)) % 11]
 
 
 def id_birth_date(id18: str) -> date | None:

@@ -19,7 +19,7 @@ The engine calls this module in three places, all set-based:
 from __future__ import annotations
 
 from pipelines import privacy
-from pipelines.standardize import normalizers as nz
+from pipelines.standardize import normalizers
 from pipelines.standardize.standard import DataElement
 
 SCRUB_RULES = {kind: f"scrub_{kind}" for kind in privacy.SCRUB_KINDS}
@@ -38,21 +38,21 @@ def row_sql(raw_sql: str, name_sql: str | None) -> str:
     return privacy.name_replace_sql(folded, name_sql)
 
 
-def normalize(raw: str | None) -> nz.Outcome:
+def normalize(raw: str | None) -> normalizers.Outcome:
     """Scrub one distinct (name-replaced) value, then normalize it as free text."""
     if raw is None:
-        return nz.normalize_text(raw)
+        return normalizers.normalize_text(raw)
     scrubbed, found = privacy.scrub_steps(raw)
     if privacy.NAME_PLACEHOLDER in raw:  # replaced per row by row_sql
         found["name"] = True
-    o = nz.normalize_text(scrubbed)
+    o = normalizers.normalize_text(scrubbed)
     rules = [SCRUB_RULES[k] for k, hit in found.items() if hit]
     if not rules:
         return o
     if o.value is None:
-        return nz.Outcome(None, "corrected", "+".join(rules))
+        return normalizers.Outcome(None, "corrected", "+".join(rules))
     text_rules = [o.rule] if o.outcome == "corrected" and o.rule else []
-    return nz.Outcome(o.value, "corrected", "+".join(rules + text_rules))
+    return normalizers.Outcome(o.value, "corrected", "+".join(rules + text_rules))
 
 
 def rules_in(text: str | None) -> list[str]:

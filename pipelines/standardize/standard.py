@@ -1,241 +1,29 @@
-"""The data-element standard, loaded from ``standard/`` (data files, versioned by ``standard/VERSION``).
+"""Generated renderings of the standard (STANDARD.md, canonical templates) and its ref.* tables.
 
-``data_elements.csv``  one row per (entity, element) exchanged by institutions or held in the
-                       institution registry: identifier, names, type, format, domain, flags.
-``derived_elements.csv`` same columns: elements the standardizer derives (person_key, mapped
-                       diagnosis, age, length of stay, lineage). Kept apart so that readers of the
-                       exchange format (ingest's canonical columns) never see them.
-``value_domains.csv``  codes with Chinese/English names and ``|``-joined synonym spellings.
-``reason_codes.csv``   the documented list of reason codes used in outcomes and the quarantine.
-
-Everything here is read-only data access plus the generated renderings (STANDARD.md and the
-canonical header-only CSV templates).
+The standard itself is loaded in :mod:`pipelines.contracts.standard` (the one place); its names are
+re-exported here for the standardizer's callers.
 """
 
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-from pipelines.settings import STANDARD_DIR
-
-DATA_TYPES = {"string", "date", "datetime", "integer", "decimal", "code", "boolean"}
-LAYERS = {"canonical", "registry", "derived"}
-NORMALIZERS = {
-    "identifier",
-    "institution",
-    "domain",
-    "id_number",
-    "pii_drop",
-    "date",
-    "datetime",
-    "phone",
-    "county_code",
-    "text",
-    "diagnosis",
-    "decimal",
-    "integer",
-    "person_key",
-    "derived",
-}
-# What is personal (the one declaration: pipelines/privacy.py reads it for every consumer).
-# direct_identifier: never leaves the raw landing; quasi_identifier: identifies in combination
-# (sex, birth date, county of residence); free_text: scrubbed at standardization; pseudonym:
-# person_key; record_id: keys of person-level records (visit, referral ...); none.
-PII_CLASSES = ("direct_identifier", "quasi_identifier", "free_text", "pseudonym", "record_id", "none")
-# Entities exported by institutions (std.<entity> tables) and the record key of each.
-RECORD_KEYS: dict[str, tuple[str, ...]] = {
-    "visits": ("institution_code", "visit_id"),
-    "referrals": ("referral_id",),
-    "followups": ("institution_code", "followup_id"),
-    "contracts": ("contract_id",),
-    "slot_pools": ("pool_id",),
-    "slot_bookings": ("booking_id",),
-}
-SQL_TYPES = {
-    "string": "VARCHAR",
-    "code": "VARCHAR",
-    "date": "DATE",
-    "datetime": "TIMESTAMP",
-    "integer": "INTEGER",
-    "decimal": "DOUBLE",
-    "boolean": "BOOLEAN",
-}
-
-
-@dataclass(frozen=True)
-class DataElement:
-    element: str
-    entity: str
-    layer: str
-    de_id: str
-    namespace: str
-    name_zh: str
-    name_en: str
-    data_type: str
-    format: str
-    value_domain: str
-    required: bool
-    pii_class: str
-    normalizer: str
-    min: str
-    max: str
-    description: str
-
-    @property
-    def sql_type(self) -> str:
-        return SQL_TYPES[self.data_type]
-
-    @property
-    def pii(self) -> bool:
-        """A direct identifier: its values never leave the raw landing."""
-        return self.pii_class == "direct_identifier"
-
-
-@dataclass(frozen=True)
-class DomainValue:
-    domain_id: str
-    standard: str
-    code: str
-    name_zh: str
-    name_en: str
-    synonyms: tuple[str, ...]
-    version: str
-
-
-@dataclass(frozen=True)
-class ReasonCode:
-    code: str
-    name_zh: str
-    name_en: str
-    description: str
-    severity: str
-
-
-class StandardError(ValueError):
-    """The standard files are inconsistent (named row and problem)."""
-
-
-@dataclass(frozen=True)
-class Standard:
-    version: str
-    elements: tuple[DataElement, ...]
-    domain_values: tuple[DomainValue, ...]
-    reason_codes: tuple[ReasonCode, ...]
-    directory: Path
-
-    def entity_elements(
-        self, entity: str, layers: tuple[str, ...] = ("canonical", "registry")
-    ) -> list[DataElement]:
-        return [e for e in self.elements if e.entity == entity and e.layer in layers]
-
-    def element(self, entity: str, element: str) -> DataElement:
-        for e in self.elements:
-            if e.entity == entity and e.element == element:
-                return e
-        raise KeyError(f"{entity}.{element} is not in the standard")
-
-    def domain(self, domain_id: str) -> list[DomainValue]:
-        return [v for v in self.domain_values if v.domain_id == domain_id]
-
-    def synonym_map(self, domain_id: str) -> dict[str, str]:
-        """spelling -> code, for codes, Chinese names, English names and synonyms. Exact spelling first;
-        a case-folded spelling is added when it is not ambiguous."""
-        exact: dict[str, str] = {}
-        folded: dict[str, set[str]] = {}
-        for v in self.domain(domain_id):
-            for s in (v.code, v.name_zh, v.name_en, *v.synonyms):
-                s = s.strip()
-                if not s:
-                    continue
-                exact.setdefault(s, v.code)
-                folded.setdefault(s.casefold(), set()).add(v.code)
-        out = dict(exact)
-        for s, codes in folded.items():
-            if len(codes) == 1 and s not in out:
-                out[s] = next(iter(codes))
-        return out
-
-    @property
-    def entities(self) -> list[str]:
-        return list(dict.fromkeys(e.entity for e in self.elements if e.layer != "derived"))
-
-    def reason(self, code: str) -> ReasonCode:
-        for r in self.reason_codes:
-            if r.code == code:
-                return r
-        raise KeyError(code)
-
-
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def load_standard(directory: Path | str | None = None) -> Standard:
-    """Read and validate the standard. Raises StandardError naming the offending row."""
-    d = Path(directory or STANDARD_DIR)
-    version = (d / "VERSION").read_text(encoding="utf-8").strip()
-    elements = []
-    seen: set[tuple[str, str]] = set()
-    rows = [("data_elements.csv", i, r) for i, r in enumerate(_read_csv(d / "data_elements.csv"), start=2)]
-    rows += [
-        ("derived_elements.csv", i, r) for i, r in enumerate(_read_csv(d / "derived_elements.csv"), start=2)
-    ]
-    for fname, i, r in rows:
-        where = f"{fname} line {i} ({r.get('entity')}.{r.get('element')})"
-        if (fname == "derived_elements.csv") != (r["layer"] == "derived"):
-            raise StandardError(f"{where}: derived elements belong in derived_elements.csv, others not")
-        if r["data_type"] not in DATA_TYPES:
-            raise StandardError(f"{where}: data_type {r['data_type']!r} not in {sorted(DATA_TYPES)}")
-        if r["layer"] not in LAYERS:
-            raise StandardError(f"{where}: layer {r['layer']!r} not in {sorted(LAYERS)}")
-        if r["normalizer"] not in NORMALIZERS:
-            raise StandardError(f"{where}: normalizer {r['normalizer']!r} unknown")
-        if r["required"] not in ("Y", "N"):
-            raise StandardError(f"{where}: required must be Y or N")
-        if r["pii_class"] not in PII_CLASSES:
-            raise StandardError(f"{where}: pii_class {r['pii_class']!r} not in {list(PII_CLASSES)}")
-        key = (r["entity"], r["element"])
-        if key in seen:
-            raise StandardError(f"{where}: duplicate (entity, element)")
-        seen.add(key)
-        elements.append(
-            DataElement(
-                **{k: r[k] for k in r if k != "required"},
-                required=r["required"] == "Y",
-            )
-        )
-    values = [
-        DomainValue(
-            domain_id=r["domain_id"],
-            standard=r["standard"],
-            code=r["code"],
-            name_zh=r["name_zh"],
-            name_en=r["name_en"],
-            synonyms=tuple(s for s in r["synonyms"].split("|") if s),
-            version=r["version"],
-        )
-        for r in _read_csv(d / "value_domains.csv")
-    ]
-    domain_ids = {v.domain_id for v in values}
-    for e in elements:
-        if e.value_domain and e.value_domain not in domain_ids:
-            raise StandardError(
-                f"{e.entity}.{e.element}: value_domain {e.value_domain!r} not in value_domains.csv"
-            )
-        if e.normalizer == "domain" and not e.value_domain:
-            raise StandardError(f"{e.entity}.{e.element}: a domain element needs a value_domain")
-    reasons = tuple(ReasonCode(**r) for r in _read_csv(d / "reason_codes.csv"))
-    return Standard(version, tuple(elements), tuple(values), reasons, d)
-
-
-@cache
-def default_standard() -> Standard:
-    return load_standard(STANDARD_DIR)
-
+from pipelines.contracts.standard import (  # noqa: F401  (re-exported)
+    DATA_TYPES,
+    LAYERS,
+    NORMALIZERS,
+    PII_CLASSES,
+    SQL_TYPES,
+    DataElement,
+    DomainValue,
+    EntityKey,
+    ReasonCode,
+    Standard,
+    StandardError,
+    default_standard,
+    load_standard,
+    record_keys,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Generated renderings
@@ -251,8 +39,8 @@ def render_markdown(std: Standard) -> str:
     lines = [
         f"# 数据元标准 Data-element standard v{std.version}",
         "",
-        "Generated from `standard/data_elements.csv`, `standard/value_domains.csv` and",
-        "`standard/reason_codes.csv` by `referral-warehouse standardize render`. Do not edit by hand.",
+        "Generated from `standard/data_elements.csv`, `standard/value_domains.csv`, `standard/entity_keys.csv`,",
+        "`standard/row_rules.csv` and `standard/reason_codes.csv` by `referral-warehouse standardize render`. Do not edit by hand.",
         "",
         f"- {len(std.elements)} data elements ({sum(e.layer == 'canonical' for e in std.elements)} exported by "
         f"institutions, {sum(e.layer == 'registry' for e in std.elements)} in the institution registry, "
@@ -302,6 +90,33 @@ def render_markdown(std: Standard) -> str:
                 f"| `{v.code}` | {_md_escape(v.name_zh)} | {_md_escape(v.name_en)} | {_md_escape(syn)} |"
             )
         lines.append("")
+    lines += [
+        "## 记录主键 Record keys (`entity_keys.csv`)",
+        "",
+        "A second row with the same key is quarantined as `DUPLICATE_KEY` (the newest file wins).",
+        "",
+        "| entity | record key | sending institution | note |",
+        "|---|---|---|---|",
+    ]
+    for k in std.entity_keys:
+        lines.append(
+            f"| {k.entity} | {', '.join(f'`{e}`' for e in k.record_key)} | `{k.institution_element}` "
+            f"| {_md_escape(k.description)} |"
+        )
+    lines += [
+        "",
+        "## 行规则 Row rules (`row_rules.csv`)",
+        "",
+        "| entity | element | must be | reference (first present) | reason code | note |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in std.row_rules:
+        must = {"not_before": "not before", "not_above": "not above"}[r.comparison]
+        lines.append(
+            f"| {r.entity} | `{r.element}` | {must} | {', '.join(f'`{e}`' for e in r.reference)} "
+            f"| `{r.reason_code}` | {_md_escape(r.description)} |"
+        )
+    lines.append("")
     lines += [
         "## 原因代码 Reason codes",
         "",

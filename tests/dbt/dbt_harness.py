@@ -12,7 +12,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.contracts.standard import default_standard
 from pipelines.settings import DBT_PROJECT_DIR
+from pipelines.standardize.standard import load_ref_tables
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -23,6 +25,8 @@ def load_fixture_warehouse(db_path: Path, fixtures: Path = FIXTURES, schema_dir:
     con = duckdb.connect(str(db_path))
     try:
         con.execute((schema_dir / "schema.sql").read_text(encoding="utf-8"))
+        # the standard's code lists come from standard/ itself, as the standardizer loads them
+        load_ref_tables(con, default_standard())
         for csv in sorted(fixtures.glob("*__*.csv")):
             schema, table = csv.stem.split("__", 1)
             con.execute(

@@ -24,9 +24,10 @@ def test_dbt_build_passes_with_every_test(built_warehouse):
     failing = {uid: s for uid, s in run.statuses.items() if s not in ("success", "pass")}
     assert failing == {}
     kinds = Counter(run.resource_types.values())
-    assert kinds["seed"] == 10
+    assert kinds["seed"] == 6  # code lists are read from the standard (stg_ref__value_domains)
     assert kinds["unit_test"] == 14
-    assert kinds["model"] == 54  # 40 + the touched-persons model, its file view and ledger + 11 reporting
+    # 40 + the touched-persons model, its file view and ledger + 5 code-list staging models + 11 reporting
+    assert kinds["model"] == 59
     assert kinds["test"] >= 190  # unique/not_null/relationships/accepted_values data tests
 
 

@@ -10,7 +10,7 @@ institutions as (
 
 levels as (
 
-    select * from {{ ref('ref_institution_levels') }}
+    select * from {{ ref('stg_ref__institution_levels') }}
 
 ),
 

@@ -48,7 +48,7 @@ alliance_periods as (
 
 reasons as (
 
-    select * from {{ ref('ref_return_reasons') }}
+    select * from {{ ref('stg_ref__return_reasons') }}
 
 ),
 

@@ -42,7 +42,7 @@ institutions as (
 
 levels as (
 
-    select * from {{ ref('ref_institution_levels') }}
+    select * from {{ ref('stg_ref__institution_levels') }}
 
 ),
 
@@ -93,7 +93,7 @@ breakdown_values as (
     union all
     select 'direction', 'down'
     union all
-    select 'return_reason', return_reason_code from {{ ref('ref_return_reasons') }}
+    select 'return_reason', return_reason_code from {{ ref('stg_ref__return_reasons') }}
 
 ),
 

@@ -23,16 +23,14 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.contracts.sql import quote_identifier, quote_literal
+
 # The dbt schemas dbt-spark writes into the Spark warehouse directory.
 DBT_SCHEMAS = ("seeds", "staging", "intermediate", "marts", "reporting")
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
+_q = quote_identifier
+_lit = quote_literal
 
 
 def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:

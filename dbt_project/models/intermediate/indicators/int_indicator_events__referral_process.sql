@@ -14,7 +14,7 @@ referrals as (
 
 reasons as (
 
-    select return_reason_code from {{ ref('ref_return_reasons') }}
+    select return_reason_code from {{ ref('stg_ref__return_reasons') }}
 
 ),
 

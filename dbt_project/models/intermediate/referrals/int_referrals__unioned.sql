@@ -16,7 +16,7 @@ platform as (
 
 statuses as (
 
-    select * from {{ ref('ref_referral_statuses') }}
+    select * from {{ ref('stg_ref__referral_statuses') }}
 
 ),
 

@@ -21,13 +21,13 @@ institutions as (
 
 levels as (
 
-    select * from {{ ref('ref_institution_levels') }}
+    select * from {{ ref('stg_ref__institution_levels') }}
 
 ),
 
 visit_types as (
 
-    select * from {{ ref('ref_visit_types') }}
+    select * from {{ ref('stg_ref__visit_types') }}
 
 ),
 
