@@ -287,7 +287,7 @@ def bench_scale(scale: str, with_extras: bool) -> dict:
         result["incremental"] = inc
         print(f"[{scale}] dashboard pages ...", flush=True)
         try:
-            from dashboards.timing import render_times
+            from tools.page_timing import render_times
 
             result["pages"] = render_times(run_dir / "published" / "current.duckdb")
         except Exception as exc:  # report, don't hide

@@ -1,4 +1,4 @@
-"""The one page list of the dashboards: app.py builds the navigation from it, timing.py times it and
+"""The one page list of the dashboards: app.py builds the navigation from it, tools/page_timing.py times it and
 the tests check that every page has its AppTest (tests/dashboards/test_pages.py).
 
 Adding a page: a script in views/, its query module in queries/, one line here (docs/dashboards.md).

@@ -9,7 +9,7 @@ Not for asserting values: it only makes the dashboards' queries run on realistic
 bookings, ~600 k indicator values). Built in DuckDB with ``range()``: ~10 s on 2 cores.
 
 Usage: ``python tests/dashboards/scaled_warehouse.py OUT.duckdb [referrals]``; then
-``python dashboards/timing.py OUT.duckdb``.
+``python -m tools.page_timing OUT.duckdb``.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ test: here we only check that the helper covers every page, in order, and raises
 
 from __future__ import annotations
 
-import timing
 from fixture_warehouse import build_fixture_warehouse
+
+from tools import page_timing as timing
 
 
 def test_render_times_covers_every_page_in_order(tmp_path):

@@ -1,12 +1,15 @@
 """Page render times against a snapshot, for the benchmark (``render_times``) and the tests.
 
+A developer tool (it points the app at a snapshot through the app's own entry-point variables,
+RW_PUBLISHED and RW_APP_DIR, for the length of a timing), not part of the dashboards.
+
 Each page is rendered headlessly with Streamlit's ``AppTest`` (the same script runner ``streamlit run``
 uses, without a browser): the time from request to the page's elements being computed, i.e. every
 query and chart spec, not the browser's paint. Each page is rendered once untimed (AppTest's own
 setup and Python imports, which a server does once), then timed on its next view: cold = caches
 cleared and the snapshot re-opened before it (every query hits DuckDB); warm = within the cache TTL.
 
-Usage: ``python dashboards/timing.py PATH/TO/snapshot.duckdb`` prints JSON ``{page: seconds}``.
+Usage: ``python -m tools.page_timing PATH/TO/snapshot.duckdb`` prints JSON ``{page: seconds}``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-APP = Path(__file__).resolve().with_name("app.py")
+APP = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
 sys.path.insert(0, str(APP.parent))
 from page_list import PAGES as PAGE_LIST  # noqa: E402
 
