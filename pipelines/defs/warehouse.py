@@ -1,7 +1,10 @@
 """dbt models (staging → intermediate → marts) as Dagster assets; dbt tests become asset checks."""
 
+import contextlib
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,10 +33,40 @@ def dbt_executable() -> str:
     return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
 
 
+# what dbt parses: a change to any of these makes an existing manifest stale
+PROJECT_SOURCES = (
+    "dbt_project.yml",
+    "profiles.yml",
+    "models",
+    "macros",
+    "seeds",
+    "tests",
+    "snapshots",
+    "analyses",
+)
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
+    """True when there is no manifest or a project file is newer than it (after a ``git pull``, an
+    edited model ...): the Dagster assets must describe the project dbt will build, or the build's
+    events name nodes the assets do not know."""
+    manifest = project.manifest_path
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    root = Path(project.project_dir)
+    for name in PROJECT_SOURCES:
+        path = root / name
+        files = [path] if path.is_file() else (path.rglob("*") if path.is_dir() else [])
+        if any(f.stat().st_mtime > built for f in files):
+            return True
+    return False
+
+
 def ensure_manifest(project: DbtProject, reparse: bool = False) -> Path:
-    """Parse the project when asked (``dagster dev`` re-parses on load) or when no manifest exists
-    yet, with the project's own dbt (no PATH change)."""
-    if reparse or not project.manifest_path.exists():
+    """Parse the project when asked (``dagster dev`` re-parses on load) or when the manifest is
+    missing or stale, with the project's own dbt (no PATH change)."""
+    if reparse or manifest_is_stale(project):
 
         def parse(project: DbtProject) -> None:
             dbt = DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
@@ -105,11 +138,37 @@ def build_warehouse_assets(reparse: bool = False) -> dg.AssetsDefinition:
         # per-run target/log folders under the data dir, not in the code checkout
         run_target = targets / context.run_id[:8]
         dbt = dbt_cli(project, run_target, env)
-        yield from dbt.cli(["build"], context=context, target_path=run_target).stream()
+        invocation = dbt.cli(["build"], context=context, target_path=run_target)
+        try:
+            yield from invocation.stream()
+        except BaseException:
+            stop_dbt(invocation.process)  # before a retry: a live dbt would hold the warehouse's lock
+            raise
         if spark:
             spark_build.finish(settings, log=context.log.info)
 
     return warehouse_dbt_models
+
+
+def stop_dbt(process: subprocess.Popen | None) -> None:
+    """Stop a dbt build whose step failed, with whatever it started (the launcher made dbt the
+    leader of its own process group); a dbt that already finished is left alone."""
+    if process is None or process.poll() is not None:
+        return
+
+    def signal_dbt(sig: int) -> None:
+        try:
+            os.killpg(process.pid, sig)
+        except (ProcessLookupError, PermissionError):  # not a group leader (no launcher): dbt alone
+            process.send_signal(sig)
+
+    with contextlib.suppress(ProcessLookupError):
+        signal_dbt(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            signal_dbt(signal.SIGKILL)
+            process.wait(timeout=30)
 
 
 def _prune_targets(targets: Path) -> None:
