@@ -20,6 +20,7 @@ from pipelines.settings import DBT_PROJECT_DIR
 # A Spark session per dbt invocation and ~250 dbt nodes as Spark jobs: minutes, not seconds.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
+# the marts the reporting models and the indicator pages are built from (compared engine to engine)
 MARTS_THE_DASHBOARDS_READ = {
     "indicator_registry",
     "indicator_values",
@@ -30,6 +31,10 @@ MARTS_THE_DASHBOARDS_READ = {
     "fct_slot_pools",
     "fct_undertreated_cases",
 }
+# what the published snapshot serves outside `restricted`: the indicator tables and the aggregates
+SNAPSHOT_MARTS = {"indicator_registry", "indicator_values", "dim_institutions"}
+REPORTING_MODELS = {p.stem for p in (Path(DBT_PROJECT_DIR) / "models" / "reporting").glob("*.sql")}
+ROW_LEVEL_FACTS = {t for t in MARTS_THE_DASHBOARDS_READ if t.startswith("fct_")}
 
 
 @pytest.fixture(scope="module")
@@ -111,12 +116,12 @@ def test_every_mart_is_identical_on_both_engines(spark_run, duckdb_build):
 def test_dashboards_snapshot_and_indicators_work_unchanged(spark_run):
     snapshot = spark_run / "published" / "current.duckdb"
     con = duckdb.connect(str(snapshot), read_only=True)
-    tables = {
-        r[0]
-        for r in con.execute(
-            "select table_name from information_schema.tables where table_schema='marts'"
-        ).fetchall()
-    }
+    schemas: dict[str, set[str]] = {}
+    for schema, table in con.execute(
+        "select table_schema, table_name from information_schema.tables"
+    ).fetchall():
+        schemas.setdefault(schema, set()).add(table)
+    tables = schemas.get("marts", set())
     types = dict(
         con.execute(
             "select column_name, data_type from information_schema.columns "
@@ -124,7 +129,10 @@ def test_dashboards_snapshot_and_indicators_work_unchanged(spark_run):
         ).fetchall()
     )
     con.close()
-    assert tables >= MARTS_THE_DASHBOARDS_READ
+    assert tables >= SNAPSHOT_MARTS
+    assert len(REPORTING_MODELS) == 11 and schemas.get("reporting", set()) >= REPORTING_MODELS
+    assert tables & ROW_LEVEL_FACTS == set()  # row-level facts only in restricted, masked
+    assert schemas.get("restricted", set()) >= ROW_LEVEL_FACTS
     assert types["value"] == "DOUBLE" and types["period"] == "VARCHAR"
     proc = subprocess.run(
         [
