@@ -97,6 +97,33 @@ def _is_dbt(pid: int) -> bool:
     return b"dbt" in cmdline
 
 
+def stop_process_group(pgid: int, wait_s: float, gone: Callable[[], bool] | None = None) -> bool:
+    """SIGTERM the process group ``pgid``, wait up to ``wait_s`` seconds for it to end (``gone``
+    tells, else the group no longer exists), then SIGKILL it. False when there was no such group to
+    signal (it had ended, or is not ours)."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return False
+
+    def group_gone() -> bool:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    ended = gone or group_gone
+    deadline = time.monotonic() + wait_s
+    while not ended():
+        if time.monotonic() >= deadline:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+            break
+        time.sleep(0.1)
+    return True
+
+
 def _kill_orphans(data_dir: Path, log: Callable[[str], None]) -> list[int]:
     """Kill the process groups a dead run's children recorded (they outlived the run)."""
     path = data_dir / CHILDREN_NAME
@@ -110,21 +137,8 @@ def _kill_orphans(data_dir: Path, log: Callable[[str], None]) -> list[int]:
             continue
         if pgid <= 1 or pgid == os.getpgid(0) or not _is_dbt(pgid):
             continue  # gone, or the id was reused by an unrelated process
-        try:
-            os.killpg(pgid, signal.SIGTERM)
-        except ProcessLookupError:
+        if not stop_process_group(pgid, wait_s=5.0):
             continue
-        except PermissionError:
-            continue
-        for _ in range(50):
-            time.sleep(0.1)
-            try:
-                os.killpg(pgid, 0)
-            except ProcessLookupError:
-                break
-        else:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)
         killed.append(pgid)
         log(f"run lock: stopped process group {pgid} left running by a dead run (orphan child)")
     path.unlink(missing_ok=True)

@@ -3,7 +3,6 @@
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -17,7 +16,7 @@ from dagster_dbt.dbt_project import run_with_concurrent_update_guard
 from pipelines.defs.dbt_child import write_launcher
 from pipelines.defs.engine import EngineResource
 from pipelines.defs.resources import WarehouseResource
-from pipelines.runlock import children_file
+from pipelines.runlock import children_file, stop_process_group
 from pipelines.settings import DBT_PROJECT_DIR
 
 KEEP_DBT_TARGETS = 3
@@ -155,20 +154,14 @@ def stop_dbt(process: subprocess.Popen | None) -> None:
     leader of its own process group); a dbt that already finished is left alone."""
     if process is None or process.poll() is not None:
         return
-
-    def signal_dbt(sig: int) -> None:
-        try:
-            os.killpg(process.pid, sig)
-        except (ProcessLookupError, PermissionError):  # not a group leader (no launcher): dbt alone
-            process.send_signal(sig)
-
-    with contextlib.suppress(ProcessLookupError):
-        signal_dbt(signal.SIGTERM)
+    if not stop_process_group(process.pid, wait_s=30, gone=lambda: process.poll() is not None):
+        process.terminate()  # not a group leader (no launcher): dbt alone
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            signal_dbt(signal.SIGKILL)
-            process.wait(timeout=30)
+            process.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=30)  # reap it
 
 
 def _prune_targets(targets: Path) -> None:

@@ -3,19 +3,18 @@ reader, the whole-file checks, and the commit into ``raw.*`` in one transaction.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import tempfile
 import time
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
 
+from pipelines.contracts.standard import standard_at
 from pipelines.ingest import jsonpath
 from pipelines.ingest.ledger import FileLedger, FileResult, ensure_raw_table, raw_table, table_columns
 from pipelines.ingest.periods import FILE_PERIODS_DDL, period_config, period_of
 from pipelines.ingest.readers import Staged, qi, ql, stage_csv, stage_jsonl, stage_xlsx
-from pipelines.ingest.reasons import FileRejected, catalog, sentence
+from pipelines.ingest.reasons import FileRejected, sentence
 from pipelines.ingest.registry import SourceConfig
 from pipelines.ingest.textstream import (
     BinaryFileError,
@@ -34,34 +33,14 @@ def yaml_of(cfg, source_id: str | None) -> str:
     return f"sources/{source_id}.yaml"
 
 
-def _standard_elements(standard_dir: Path) -> dict[str, list[tuple[str, bool]]]:
-    path = standard_dir / "data_elements.csv"
-    if not path.exists():
-        return {}
-    return _read_standard_elements(path, path.stat().st_mtime_ns)  # re-read when the file changes
-
-
-@cache
-def _read_standard_elements(path: Path, _mtime_ns: int) -> dict[str, list[tuple[str, bool]]]:
-    out: dict[str, list[tuple[str, bool]]] = {}
-    with path.open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            entity, element = (row.get("entity") or "").strip(), (row.get("element") or "").strip()
-            layer = (row.get("layer") or "canonical").strip()
-            if entity and element and layer == "canonical":
-                required = (row.get("required") or "").strip().upper() in ("Y", "YES", "1", "TRUE")
-                out.setdefault(entity, []).append((element, required))
-    return out
-
-
 def canonical_columns(entity: str, standard_dir: Path = STANDARD_DIR) -> tuple[list[str] | None, list[str]]:
-    """(declared columns or None when the standard is not there yet, required columns) of a canonical
-    export: from standard/data_elements.csv, else the primary key from reasons.yaml."""
-    elements = _standard_elements(Path(standard_dir)).get(entity)
-    if elements:
-        return [e for e, _ in elements], [e for e, req in elements if req]
-    pk = catalog()["canonical_primary_keys"].get(entity)
-    return None, [pk] if pk else []
+    """(declared columns, required columns) of a canonical export of ``entity``: the canonical layer
+    of the standard (pipelines.contracts), in its order; (None, []) for an entity the standard does
+    not declare (then the file's own header is taken)."""
+    elements = [e for e in standard_at(standard_dir).entity_elements(entity, ("canonical",))]
+    if not elements:
+        return None, []
+    return [e.element for e in elements], [e.element for e in elements if e.required]
 
 
 def declared_columns(cfg: SourceConfig, spec, header: list[str]) -> tuple[list[str], list[str]]:

@@ -83,17 +83,36 @@ def test_every_documented_code_has_both_sentences_and_fills_its_placeholders():
         FileRejected("not_a_documented_code")
 
 
-def test_canonical_columns_come_from_the_standard_or_fall_back_to_the_primary_key(tmp_path):
-    from pipelines.ingest import canonical_columns
+def test_canonical_columns_are_the_standards_canonical_layer(tmp_path):
+    """A canonical export's columns and required columns are read from the one standard
+    (pipelines.contracts): a column dropped from data_elements.csv is no longer declared, a column
+    made optional is no longer required, derived elements are never columns."""
+    import shutil
 
-    assert canonical_columns("visits", tmp_path) == (None, ["visit_id"])  # no standard yet
-    (tmp_path / "data_elements.csv").write_text(
-        "element,entity,layer,required\n"
-        "visit_id,visits,canonical,Y\n"
-        "patient_name,visits,canonical,N\n"
-        "person_key,visits,derived,Y\n"
-        "institution_code,institutions,registry,Y\n",
-        encoding="utf-8",
-    )
-    assert canonical_columns("visits", tmp_path) == (["visit_id", "patient_name"], ["visit_id"])
-    assert canonical_columns("referrals", tmp_path) == (None, ["referral_id"])
+    from pipelines.ingest import canonical_columns
+    from pipelines.settings import STANDARD_DIR
+
+    columns, required = canonical_columns("visits")
+    assert columns[0] == "visit_id"  # the standard's order
+    assert {"visit_id", "institution_code"} <= set(required)
+    assert "person_key" not in columns  # derived, not exchanged
+    assert canonical_columns("no_such_entity") == (None, [])
+
+    std = tmp_path / "standard"
+    shutil.copytree(STANDARD_DIR, std, ignore=shutil.ignore_patterns("terminology", "mappings", "canonical"))
+    lines = (std / "data_elements.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    ent, el, req = header.index("entity"), header.index("element"), header.index("required")
+    kept = []
+    for line in lines[1:]:
+        cells = line.split(",")
+        if cells[ent] == "visits" and cells[el] == "phone":
+            continue  # dropped from the standard
+        if cells[ent] == "visits" and cells[el] == "visit_id":
+            cells[req] = "N"
+        kept.append(",".join(cells))
+    (std / "data_elements.csv").write_text(lines[0] + "".join(kept), encoding="utf-8")
+    changed, changed_required = canonical_columns("visits", std)
+    assert "phone" in columns and "phone" not in changed
+    assert len(changed) == len(columns) - 1
+    assert "visit_id" in changed and "visit_id" not in changed_required

@@ -126,3 +126,31 @@ def test_the_sensor_and_schedule_skip_while_a_run_holds_the_data_dir(tmp_path, m
         first.kill()
         first.wait()
     assert automation.busy_message(data) is None
+
+
+def test_stop_process_group_kills_a_group_that_ignores_sigterm():
+    """One stop for the run lock's orphans and a failed dbt step: SIGTERM, wait, then SIGKILL the
+    whole group (child included); nothing to signal is reported as False."""
+    from pipelines.runlock import stop_process_group
+
+    ignores_term = "import signal, subprocess, sys, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    child = "subprocess.Popen([sys.executable, '-c', 'import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)'])\n"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ignores_term + child + "time.sleep(60)"], start_new_session=True
+    )
+    time.sleep(1.0)  # both have set their handlers
+    started = time.monotonic()
+    assert stop_process_group(proc.pid, wait_s=1.0, gone=lambda: proc.poll() is not None) is True
+    proc.wait(timeout=10)
+    assert 1.0 <= time.monotonic() - started < 8  # waited the grace period, then killed
+    assert proc.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # the grandchild went with the group
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the group's child survived")
+    assert stop_process_group(proc.pid, wait_s=1.0) is False  # nothing left to signal
