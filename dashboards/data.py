@@ -28,6 +28,8 @@ import streamlit as st
 import yaml
 from app_config import app_paths
 
+from pipelines.contracts.standard import default_standard
+
 TTL_SECONDS = 300
 LABELS_FILE = Path(__file__).with_name("labels.yaml")
 
@@ -45,8 +47,18 @@ class Missing:
 
 @functools.cache
 def labels() -> dict:
+    """labels.yaml, with its ``from_standard`` groups filled from the standard's value domains."""
     with LABELS_FILE.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        out = yaml.safe_load(fh)
+    standard = default_standard()
+    for group, domain_id in out.pop("from_standard", {}).items():
+        values = standard.domain(domain_id)
+        if not values:
+            raise KeyError(f"labels.yaml from_standard.{group}: {domain_id} is not a value domain")
+        out[group] = {v.code: v.name_zh for v in values} | {
+            v.name_en.lower().replace("-", "_"): v.name_zh for v in values
+        }
+    return out
 
 
 def label(group: str, code: object) -> str:

@@ -133,6 +133,22 @@ ROW_RULE_COMPARISONS = {"not_before": "<", "not_above": ">"}
 
 
 @dataclass(frozen=True)
+class Derivation:
+    """How a derived element is computed from other elements of its row (standard/derivations.csv):
+    ``method`` (its SQL lives in pipelines/standardize/writer.py, ``DERIVATIONS``) over ``inputs``."""
+
+    entity: str
+    element: str
+    method: str
+    inputs: tuple[str, ...]
+    description: str
+
+
+# method -> number of input elements (the writer has the SQL of each)
+DERIVATION_METHODS = {"completed_years": 2, "calendar_days": 2, "reported_or_from_id": 1}
+
+
+@dataclass(frozen=True)
 class ReasonCode:
     code: str
     name_zh: str
@@ -154,6 +170,7 @@ class Standard:
     directory: Path
     entity_keys: tuple[EntityKey, ...] = ()
     row_rules: tuple[RowRule, ...] = ()
+    derivations: tuple[Derivation, ...] = ()
 
     @property
     def record_keys(self) -> dict[str, tuple[str, ...]]:
@@ -305,7 +322,29 @@ def load_standard(directory: Path | str | None = None) -> Standard:
                 if (rule.entity, element) not in names:
                     raise StandardError(f"{where}: {rule.entity}.{element} is not an element")
             rules.append(rule)
-    return Standard(version, tuple(elements), tuple(values), reasons, d, tuple(keys), tuple(rules))
+    derivations = []
+    if (d / "derivations.csv").exists():
+        layer = {(e.entity, e.element): e.layer for e in elements}
+        for i, r in enumerate(_read_csv(d / "derivations.csv"), start=2):
+            dv = Derivation(
+                r["entity"], r["element"], r["method"], tuple(r["inputs"].split("|")), r["description"]
+            )
+            where = f"derivations.csv line {i} ({dv.entity}.{dv.element})"
+            if layer.get((dv.entity, dv.element)) != "derived":
+                raise StandardError(f"{where}: not a derived element (derived_elements.csv)")
+            if dv.method not in DERIVATION_METHODS:
+                raise StandardError(f"{where}: method {dv.method!r} not in {sorted(DERIVATION_METHODS)}")
+            if len(dv.inputs) != DERIVATION_METHODS[dv.method]:
+                raise StandardError(f"{where}: {dv.method} takes {DERIVATION_METHODS[dv.method]} input(s)")
+            for element in dv.inputs:
+                if layer.get((dv.entity, element)) not in ("canonical", "registry"):
+                    raise StandardError(
+                        f"{where}: input {element!r} is not an exchanged element of {dv.entity}"
+                    )
+            derivations.append(dv)
+    return Standard(
+        version, tuple(elements), tuple(values), reasons, d, tuple(keys), tuple(rules), tuple(derivations)
+    )
 
 
 @cache
@@ -327,6 +366,8 @@ def standard_at(directory: Path | str | None = None) -> Standard:
             "derived_elements.csv",
             "value_domains.csv",
             "entity_keys.csv",
+            "row_rules.csv",
+            "derivations.csv",
         )
     )
     return _standard_at(d, stamp)

@@ -40,7 +40,7 @@ def render_markdown(std: Standard) -> str:
         f"# 数据元标准 Data-element standard v{std.version}",
         "",
         "Generated from `standard/data_elements.csv`, `standard/value_domains.csv`, `standard/entity_keys.csv`,",
-        "`standard/row_rules.csv` and `standard/reason_codes.csv` by `referral-warehouse standardize render`. Do not edit by hand.",
+        "`standard/row_rules.csv`, `standard/derivations.csv` and `standard/reason_codes.csv` by `referral-warehouse standardize render`. Do not edit by hand.",
         "",
         f"- {len(std.elements)} data elements ({sum(e.layer == 'canonical' for e in std.elements)} exported by "
         f"institutions, {sum(e.layer == 'registry' for e in std.elements)} in the institution registry, "
@@ -115,6 +115,18 @@ def render_markdown(std: Standard) -> str:
         lines.append(
             f"| {r.entity} | `{r.element}` | {must} | {', '.join(f'`{e}`' for e in r.reference)} "
             f"| `{r.reason_code}` | {_md_escape(r.description)} |"
+        )
+    lines += [
+        "",
+        "## 派生规则 Derivations (`derivations.csv`)",
+        "",
+        "| entity | element | method | inputs | note |",
+        "|---|---|---|---|---|",
+    ]
+    for dv in std.derivations:
+        lines.append(
+            f"| {dv.entity} | `{dv.element}` | `{dv.method}` | {', '.join(f'`{e}`' for e in dv.inputs)} "
+            f"| {_md_escape(dv.description)} |"
         )
     lines.append("")
     lines += [

@@ -12,6 +12,31 @@ from pipelines.standardize.run_context import StandardizeRun
 from pipelines.standardize.secret import hmac_pads
 
 
+def _completed_years(start: str, end: str, **_) -> str:
+    return (
+        f"year({end}) - year({start}) - CASE WHEN strftime({end}, '%m%d') < strftime({start}, '%m%d') "
+        "THEN 1 ELSE 0 END"
+    )
+
+
+def _calendar_days(start: str, end: str, **_) -> str:
+    return f"date_diff('day', CAST({start} AS DATE), CAST({end} AS DATE))"
+
+
+def _reported_or_from_id(value: str, stage_columns: set[str] | list[str], **_) -> str:
+    # _county_from_id: the stage's flag that row_resolution took the value from the resident ID
+    from_id = "WHEN s._county_from_id THEN 'id_area_code' " if "_county_from_id" in stage_columns else ""
+    return f"CASE {from_id}WHEN {value} IS NOT NULL THEN 'reported' END"
+
+
+# standard/derivations.csv ``method`` -> the SQL over its input columns (DERIVATION_METHODS in contracts)
+DERIVATIONS = {
+    "completed_years": _completed_years,
+    "calendar_days": _calendar_days,
+    "reported_or_from_id": _reported_or_from_id,
+}
+
+
 def write_std(
     run: StandardizeRun, entity: str, stage: str, elements: list[DataElement], dx: str | None
 ) -> None:
@@ -33,24 +58,11 @@ def write_std(
         con.execute("DROP TABLE _std_pads")
         joins.append(f"LEFT JOIN {pk} pk ON pk.id = s.patient_id_number")
         out.append("pk.person_key")
-    if "age_years" in derived:
-        out.append(
-            "CAST(year(s.visit_datetime) - year(s.birth_date) - CASE WHEN strftime(s.visit_datetime, '%m%d') "
-            "< strftime(s.birth_date, '%m%d') THEN 1 ELSE 0 END AS INTEGER) AS age_years"
-        )
-    if "residence_county_basis" in derived:
-        basis = (
-            "CASE WHEN s._county_from_id THEN 'id_area_code' WHEN s.residence_county_code IS NOT NULL "
-            "THEN 'reported' END"
-            if "_county_from_id" in run.stage_columns(stage)
-            else "CASE WHEN s.residence_county_code IS NOT NULL THEN 'reported' END"
-        )
-        out.append(f"{basis} AS residence_county_basis")
-    if "length_of_stay_days" in derived:
-        out.append(
-            "CAST(date_diff('day', CAST(s.admission_datetime AS DATE), CAST(s.discharge_datetime AS DATE)) "
-            "AS INTEGER) AS length_of_stay_days"
-        )
+    stage_columns = run.stage_columns(stage)
+    for dv in run.std.derivations:
+        if dv.entity == entity:
+            expr = DERIVATIONS[dv.method](*(f"s.{qi(c)}" for c in dv.inputs), stage_columns=stage_columns)
+            out.append(f"CAST({expr} AS {derived[dv.element].sql_type}) AS {qi(dv.element)}")
     dx_cols = [c for c in DX_FIELDS if c in derived]
     if dx_cols:
         if dx is not None:

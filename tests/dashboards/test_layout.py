@@ -66,3 +66,23 @@ def test_pages_read_aggregates_and_only_the_quality_page_opens_restricted():
     assert [m for m, t in text.items() if re.search(r"marts\.fct_|ingest\.quarantine\b", t)] == []
     assert [m for m, t in text.items() if "restricted." in t] == ["quality"]
     assert {p.role for p in PAGES if p.queries == "quality"} == {"quality"}
+
+
+def test_code_lists_are_read_from_the_standard_not_copied_into_labels_yaml():
+    """Referral statuses, return reasons and booking statuses are declared once, in
+    standard/value_domains.csv; labels.yaml only names the domain, and the pages get the standard's
+    Chinese names by code and by the word dbt uses (final_status)."""
+    import yaml
+
+    from data import LABELS_FILE, labels
+
+    raw = yaml.safe_load(LABELS_FILE.read_text(encoding="utf-8"))
+    copied = {"referral_status", "return_reasons", "booking_status"} & set(raw)
+    assert not copied, f"labels.yaml copies code lists of the standard: {copied}"
+    got = labels()
+    assert got["return_reasons"]["02"] == "缺少设备/技术"
+    assert got["return_reasons"]["99"] == "其他"
+    assert got["referral_status"]["3"] == "已退回"
+    assert got["referral_status"]["no_show"] == "未到诊"  # dbt's final_status word
+    assert got["booking_status"]["2"] == "爽约"
+    assert "from_standard" not in got
