@@ -14,7 +14,7 @@ class Page:
     name: str  # views/<name>.py; url /<name> (the default page is served at /)
     title: str
     role: str  # the least role that may open it: analyst < quality < engineer (pipelines/users.py)
-    queries: str  # queries/<queries>.py: the SQL the page runs
+    queries: str  # queries/<queries>.py: the SQL the page runs (beside the shared queries/indicators.py)
     default: bool = False
 
     @property
@@ -23,7 +23,7 @@ class Page:
 
 
 PAGES = (
-    Page("overview", "总览", "analyst", "indicators", default=True),
+    Page("overview", "总览", "analyst", "overview", default=True),
     Page("referrals", "转诊流向", "analyst", "referrals"),
     Page("institutions", "机构与区县", "analyst", "indicators"),
     Page("chronic", "慢病管理", "analyst", "chronic"),

@@ -1,13 +1,12 @@
-"""Queries of the indicator pages (总览, 机构与区县, and the indicator cards of 慢病管理 and 号源下沉):
-``marts.indicator_values`` / ``indicator_registry`` / ``period_completeness`` and the institutions."""
+"""Indicator queries every page shares (the 机构与区县 page reads only these; the indicator cards of
+总览, 慢病管理 and 号源下沉; the period filter): ``marts.indicator_values`` / ``indicator_registry`` /
+``period_completeness`` and the institutions."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
-from data import Missing, Where, labels, query, snapshot_target, table_columns
+from data import Missing, Where, labels, query, table_columns
 
 
 def indicator_registry() -> pd.DataFrame | Missing:
@@ -30,7 +29,7 @@ def topic_indicators(topic: str) -> pd.DataFrame | Missing:
 # --------------------------------------------------------------------------- indicator values
 
 
-def _iv() -> str:
+def indicator_totals() -> str:
     """``marts.indicator_values`` without breakdown rows (e.g. 退回原因构成 per reason): totals only."""
     if "breakdown" in table_columns("marts.indicator_values"):
         return "(select * from marts.indicator_values where breakdown is null)"
@@ -38,7 +37,7 @@ def _iv() -> str:
 
 
 def indicator_periods() -> list[str]:
-    df = query(f"select distinct period from {_iv()} order by period desc")
+    df = query(f"select distinct period from {indicator_totals()} order by period desc")
     return [] if isinstance(df, Missing) else list(df["period"])
 
 
@@ -82,7 +81,7 @@ def default_indicator_period() -> str | None:
             return in_values[0]
     df = query(
         f"""
-        select period, count(distinct indicator_id) as n from {_iv()}
+        select period, count(distinct indicator_id) as n from {indicator_totals()}
         group by period order by period desc
         """
     )
@@ -90,28 +89,6 @@ def default_indicator_period() -> str | None:
         return None
     full = df[df["n"] >= 0.8 * df["n"].max()]
     return str(full["period"].iloc[0])
-
-
-def monthly_report_files(period: str, pdf: bool = False) -> bytes:
-    """The monthly report 月度分级诊疗运行报告 of ``period`` built from the published snapshot
-    (pipelines/publish/report.py): the Excel workbook, or the PDF when ``pdf``."""
-    import tempfile
-
-    from pipelines.publish import report
-
-    rep = report.build_report(Path(snapshot_target().split("|")[0]), period)
-    with tempfile.TemporaryDirectory(prefix="rw-report-") as tmp:
-        if pdf:
-            out = report.write_pdf(rep, Path(tmp) / "report.pdf")
-        else:
-            out = report.write_excel(rep, Path(tmp) / "report.xlsx")
-        return out.read_bytes()
-
-
-def report_pdf_available() -> bool:
-    from pipelines.publish.report import chromium_binary
-
-    return chromium_binary() is not None
 
 
 def direction_split_indicators() -> tuple[str, ...]:
@@ -153,13 +130,13 @@ def indicator_breakdowns(
 
 def geo_options(geo_level: str) -> pd.DataFrame | Missing:
     return query(
-        f"select distinct geo_id, geo_name from {_iv()} where geo_level = ? order by geo_id",
+        f"select distinct geo_id, geo_name from {indicator_totals()} where geo_level = ? order by geo_id",
         (geo_level,),
     )
 
 
 def geo_levels() -> list[str]:
-    df = query(f"select distinct geo_level from {_iv()}")
+    df = query(f"select distinct geo_level from {indicator_totals()}")
     if isinstance(df, Missing):
         return []
     order = list(labels()["geo_levels"])
@@ -177,7 +154,7 @@ def indicator_cards(geo_level: str, geo_id: str, period: str, indicator_ids: tup
     return query(
         f"""
         with reg as (select *, row_number() over () as seq from marts.indicator_registry),
-        v as (select * from {_iv()} where geo_level = ? and geo_id = ?),
+        v as (select * from {indicator_totals()} where geo_level = ? and geo_id = ?),
         cur as (select * from v where period = ?),
         prev as (
             select * from v
@@ -198,20 +175,6 @@ def indicator_cards(geo_level: str, geo_id: str, period: str, indicator_ids: tup
     )
 
 
-def indicator_series(indicator_id: str, geo_level: str, geo_ids: tuple[str, ...]) -> pd.DataFrame | Missing:
-    if not geo_ids:
-        return pd.DataFrame(columns=["period", "geo_id", "geo_name", "value", "numerator", "denominator"])
-    return query(
-        f"""
-        select period, geo_id, geo_name, value, numerator, denominator
-        from {_iv()}
-        where indicator_id = ? and geo_level = ? and geo_id in ({", ".join("?" * len(geo_ids))})
-        order by period, geo_id
-        """,
-        (indicator_id, geo_level, *geo_ids),
-    )
-
-
 def indicator_slice(geo_level: str, period: str | None = None, geo_ids: tuple[str, ...] | None = None):
     """All indicator values for one geo level (optionally one period / some places), with the registry."""
     w = Where()
@@ -224,7 +187,7 @@ def indicator_slice(geo_level: str, period: str | None = None, geo_ids: tuple[st
         f"""
         select v.indicator_id, r.name_zh, r.unit, r.target, r.direction, v.period, v.geo_id, v.geo_name,
                v.value, v.numerator, v.denominator
-        from {_iv()} v join marts.indicator_registry r using (indicator_id)
+        from {indicator_totals()} v join marts.indicator_registry r using (indicator_id)
         {w.sql}
         order by v.indicator_id, v.period, v.geo_id
         """,

@@ -8,6 +8,7 @@ import privacy
 import streamlit as st
 import ui
 from queries import indicators
+from queries import overview as overview_q
 
 ui.page_header("总览", "各项分级诊疗指标与目标值对比，环比为与上月相比。人数少于 5 的单元格显示为 `<5`。")
 
@@ -26,16 +27,16 @@ with st.container(border=True):
     c1, c2, _ = st.columns([1, 1, 3])
     c1.download_button(
         "下载月度报告（Excel）",
-        functools.partial(indicators.monthly_report_files, period),
+        functools.partial(overview_q.monthly_report_files, period),
         file_name=f"月度分级诊疗运行报告_{period}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="ov_report_xlsx",
         on_click="ignore",
     )
-    if indicators.report_pdf_available():
+    if overview_q.report_pdf_available():
         c2.download_button(
             "下载月度报告（PDF）",
-            functools.partial(indicators.monthly_report_files, period, pdf=True),
+            functools.partial(overview_q.monthly_report_files, period, pdf=True),
             file_name=f"月度分级诊疗运行报告_{period}.pdf",
             mime="application/pdf",
             key="ov_report_pdf",
@@ -51,7 +52,7 @@ if not ui.is_missing(cards, f"{geo_name} 在 {period} 的指标"):
     name_of = dict(zip(cards["indicator_id"], cards["name_zh"], strict=True))
     ind = st.selectbox("指标", list(cards["indicator_id"]), format_func=name_of.get, key="ov_trend")
     row = cards.set_index("indicator_id").loc[ind]
-    series = indicators.indicator_series(ind, level, (geo_id,))
+    series = overview_q.indicator_series(ind, level, (geo_id,))
     if not ui.is_missing(series, "趋势数据"):
         series = series.assign(
             shown=[

@@ -143,9 +143,9 @@ def test_overview_offers_the_monthly_report_of_the_chosen_month(open_completenes
     at = open_completeness_page()
     labels = [b.label for b in at.download_button]
     assert "下载月度报告（Excel）" in labels
-    from queries import indicators
+    from queries import overview as overview_q
 
-    book = openpyxl.load_workbook(io.BytesIO(indicators.monthly_report_files("2025-05")))
+    book = openpyxl.load_workbook(io.BytesIO(overview_q.monthly_report_files("2025-05")))
     head = book["核心指标"]
     assert head["A1"].value == "月度分级诊疗运行报告（2025-05）"
     rows = {r[0]: r for r in head.iter_rows(min_row=7, values_only=True) if r[0]}
