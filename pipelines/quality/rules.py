@@ -277,20 +277,35 @@ def daily_volume_relations(
 def std_diagnoses_relations(
     con: duckdb.DuckDBPyConnection, cat: Catalogue, suite: SuiteSpec, sources: dict[str, SourceConfig]
 ) -> list[Relation]:
+    """One row per visit that sent a diagnosis (text or code): its principal diagnosis, else its first
+    (a field naming only a history has no principal but was mapped). A field the standardizer could
+    not place writes no std.visit_diagnoses row: it is here with an empty code, so it counts as
+    unmapped instead of vanishing from the check."""
     if not table_exists(con, "std.visit_diagnoses"):
         return []
-    has_visits = table_exists(con, "std.visits")
-    join = (
-        "LEFT JOIN (SELECT DISTINCT visit_id, institution_code, source_id FROM std.visits) v "
-        "USING (visit_id, institution_code)"
-        if has_visits
-        else ""
+    dx = (
+        "SELECT * FROM std.visit_diagnoses QUALIFY row_number() OVER "
+        "(PARTITION BY visit_id, institution_code ORDER BY is_principal DESC, seq) = 1"
     )
-    src = "v.source_id" if has_visits else "CAST(NULL AS VARCHAR)"
-    sql = (
-        f"SELECT d.*, {src} AS _source_id, CAST(d.institution_code AS VARCHAR) AS _institution, "
-        f"d.visit_id AS _order FROM std.visit_diagnoses d {join} WHERE d.is_principal"
-    )
+    if table_exists(con, "std.visits") and {"diagnosis_name", "diagnosis_code"} <= set(
+        table_columns(con, "std.visits")
+    ):
+        sql = (
+            "SELECT v.visit_id, v.institution_code, "
+            "d.* EXCLUDE (visit_id, institution_code, source_text, source_code), "
+            "coalesce(d.source_text, CAST(v.diagnosis_name AS VARCHAR)) AS source_text, "
+            "coalesce(d.source_code, CAST(v.diagnosis_code AS VARCHAR)) AS source_code, "
+            "v.source_id AS _source_id, CAST(v.institution_code AS VARCHAR) AS _institution, "
+            "v.visit_id AS _order "
+            f"FROM std.visits v LEFT JOIN ({dx}) d "
+            "ON d.visit_id IS NOT DISTINCT FROM v.visit_id AND d.institution_code = v.institution_code "
+            "WHERE v.diagnosis_name IS NOT NULL OR v.diagnosis_code IS NOT NULL"
+        )
+    else:
+        sql = (
+            "SELECT d.*, CAST(NULL AS VARCHAR) AS _source_id, CAST(d.institution_code AS VARCHAR) AS _institution, "
+            f"d.visit_id AS _order FROM ({dx}) d"
+        )
     return [
         Relation(
             suite,
