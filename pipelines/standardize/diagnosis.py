@@ -56,6 +56,8 @@ __all__ = [
 ]
 
 _CONNECTOR_RE = re.compile(r"(?:合并|伴有|伴|并发|并|及|和)")
+# bumped with every change of the matching logic, so results cached by an earlier logic are not reused
+MATCHER_VERSION = "2026.12-1"
 _RULE_METHODS = {"manual", "exact_name", "normalized_name", "synonym", "structured", "tumour_site"}
 # confidence of a placement by a lookup that is exact by construction; learned placements carry the
 # calibrated probability, rule placements the precision measured per method on the CHIP-CDN
@@ -174,8 +176,9 @@ class DiagnosisStandardizer(AttributeRules, Guessing):
 
     @property
     def version(self) -> str:
-        """What a cached result depends on: pack, curated files, learned model, reviewed mappings."""
-        parts = [self.pack.pack_id, self.pack.version, self.pack.curated_version]
+        """What a cached result depends on: the matching logic, pack, curated files, learned model,
+        reviewed mappings."""
+        parts = [MATCHER_VERSION, self.pack.pack_id, self.pack.version, self.pack.curated_version]
         parts.append(getattr(self.learned, "model_digest", "") or "no-learned")
         parts.append(self.reviewed_digest)
         return "|".join(parts)

@@ -16,6 +16,8 @@ from pipelines.standardize.terminology.results import Diagnosis, DiagnosisResult
 FUZZY_THRESHOLD = 92.0  # rapidfuzz ratio (0-100) a fuzzy match must reach
 FUZZY_MAX_LEN = 24  # longer text is several words, not a misspelt name: no fuzzy match
 MAX_SUGGESTIONS = 3
+# placements by a term's own name or a reviewed mapping: the text they come from is that term, whole
+NAMED_WHOLE_METHODS = frozenset({"manual", "exact_name", "normalized_name"})
 
 
 class Guessing:
@@ -73,6 +75,13 @@ class Guessing:
             core, qualifier = self.structure.qualifier(part)
             parts.append((part, core, qualifier, match_key(core)))
         categories = {d.icd10_category for d in found}
+        # a part that is, word for word, the name of a term (or a reviewed mapping) is explained
+        # whole: the learned matcher adds nothing there (妊娠期高血压 is O13, not also I10)
+        named = {
+            match_key(self.structure.qualifier(normalize_text(d.source_text))[0])
+            for d in found
+            if d.mapping_method in NAMED_WHOLE_METHODS and d.source_text
+        }
         out = list(found)
         for code, name, p in scored:
             if p < threshold:
@@ -80,8 +89,8 @@ class Guessing:
             if code is None or is_morphology(code) or icd10_category(code) in categories:
                 continue
             key = match_key(name)
-            part, core, qualifier, _ = max(parts, key=lambda x: fuzz.partial_ratio(key, x[3]))
-            if qualifier in self.structure.excluded or not self._consistent(code, core):
+            part, core, qualifier, part_key = max(parts, key=lambda x: fuzz.partial_ratio(key, x[3]))
+            if qualifier in self.structure.excluded or not self._consistent(code, core) or part_key in named:
                 continue
             d = self._diagnosis(code, "learned", part, None, None, normalize_text(core), confidence=p)
             out.append(replace(d, qualifier=qualifier) if qualifier else d)

@@ -97,6 +97,10 @@ def strip_brackets(text: str) -> str:
 _SPLIT_RE = re.compile(
     r"[,;、。/|\s]+|\?+|(?<=[\u3400-\u9fff\)\]])\.(?=[\u3400-\u9fff])|(?<!\d)\+|\+(?!\d)"
 )  # + splits unless between two digits (孕11+1周)
+# A part that is only an attribute of the diagnosis before it (a grade, stage, type or risk tier
+# written after a space: 原发性高血压 3级, 糖尿病 2型, 高血压 2级 很高危, 慢阻肺 gold 3级) is no
+# diagnosis of its own: it goes back onto that diagnosis.
+_ATTRIBUTE_ONLY_RE = re.compile(r"^(?:gold|[0-9]+(?:级|期|型|度)|(?:低|中|高|很高|极高)危(?:组|层)?)+$")
 
 
 def split_diagnoses(normalized: str) -> list[str]:
@@ -125,4 +129,10 @@ def split_diagnoses(normalized: str) -> list[str]:
                 continue
         i += 1
     parts.append(normalized[start:])
-    return [p.strip(" :-") for p in parts if p.strip(" :-?")]
+    out: list[str] = []
+    for p in (p.strip(" :-") for p in parts if p.strip(" :-?")):
+        if out and _ATTRIBUTE_ONLY_RE.match(p) and not out[-1].endswith("?"):
+            out[-1] += p
+        else:
+            out.append(p)
+    return out

@@ -439,3 +439,54 @@ def test_best_guess_puts_each_morphology_on_a_tumour_never_alone(std):
     assert [(d.code, d.mapping_method, d.morphology_name) for d in r.diagnoses] == [
         (site, "tumour_site", "骨肉瘤")
     ]
+
+
+@given(
+    grade=st.sampled_from([1, 2, 3]),
+    style=st.integers(0, 3),
+    word=st.sampled_from(["高血压", "高血压病", "原发性高血压", "原发性高血压病"]),
+    gap=st.sampled_from([" ", "  ", "\u3000", " \t"]),
+    risk=st.sampled_from(["", "高危", "极高危组", "很高危"]),
+)
+@settings(max_examples=80, deadline=None)
+def test_a_grade_written_after_a_space_stays_with_its_condition(std, grade, style, word, gap, risk):
+    """HIS free text often separates the grade (and the risk tier) from the condition by a space:
+    the grade is an attribute of the condition before it, never a diagnosis of its own nor lost."""
+    text = f"{word}{gap}{NUMERALS[grade][style]}级" + (f"{gap}{risk}" if risk else "")
+    result = std.standardize(text)
+    assert result.status == "mapped", text
+    assert len(result.diagnoses) == 1, (text, result.diagnoses)
+    d = result.diagnoses[0]
+    assert (d.code, d.hypertension_grade) == (GRADED[grade], grade), text
+    if risk:
+        assert d.risk_tier == {"高危": "高危", "极高危组": "很高危", "很高危": "很高危"}[risk], text
+
+
+@pytest.mark.parametrize(("text", "dtype"), [("糖尿病 2型", "2"), ("糖尿病 Ⅱ型", "2"), ("糖尿病 1型", "1")])
+def test_a_diabetes_type_written_after_a_space_is_kept(std, text, dtype):
+    d = std.standardize(text).diagnoses
+    assert [(x.icd10_category, x.diabetes_type) for x in d] == [
+        ("E1" + ("1" if dtype == "2" else "0"), dtype)
+    ]
+
+
+def test_a_grade_alone_or_after_a_different_condition_is_not_moved_onto_it(std):
+    from pipelines.standardize.terminology.normalize import normalize_text, split_diagnoses
+
+    assert split_diagnoses(normalize_text("3级")) == ["3级"]  # nothing before it
+    assert split_diagnoses(normalize_text("冠心病 高血压 2级")) == ["冠心病", "高血压2级"]
+    assert split_diagnoses(normalize_text("高血压? 3级")) == ["高血压?", "3级"]  # not onto a suspicion
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [("妊娠期高血压", "O13"), ("继发性高血压", "I15"), ("肾性高血压", "I15"), ("妊娠期糖尿病", "O24")],
+)
+def test_a_text_that_is_a_terms_own_name_gets_that_term_alone(std, text, category):
+    """A field that is word for word a term's name is explained whole: the learned matcher does not add
+    the essential hypertension or diabetes the name merely contains (a pregnant woman is not counted
+    as a hypertension patient under chronic-disease management)."""
+    result = std.standardize(text)
+    cats = [d.icd10_category for d in result.diagnoses]
+    assert cats and cats[0] == category, (text, result.diagnoses)
+    assert not {"I10", "E11", "E10"} & set(cats), (text, cats)
