@@ -9,6 +9,7 @@ Also ref.terminology from the standardizer's terminology pack.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +187,15 @@ def default_diagnosis(log, cache_dir: Path | None = None):
 
 
 def terminology_version(diagnosis: Any) -> str:
+    """The pack (id@version) and a digest of everything else a diagnosis result depends on (the
+    standardizer's ``version()``: matching logic, curated files, learned model, reviewed mappings),
+    so that a reviewed mapping the quality team adds, or new matching rules, re-map the rows already
+    standardized (a full run) instead of only the next files."""
     pack = getattr(diagnosis, "pack", None) if diagnosis is not None else None
     if diagnosis is None:
         return "none"
-    return f"{getattr(pack, 'pack_id', None)}@{getattr(pack, 'version', None)}"
+    out = f"{getattr(pack, 'pack_id', None)}@{getattr(pack, 'version', None)}"
+    version = getattr(diagnosis, "version", None)
+    if callable(version):
+        out += "+" + hashlib.sha256(version().encode("utf-8")).hexdigest()[:12]
+    return out

@@ -143,3 +143,21 @@ def test_values_mapped_before_are_taken_from_the_cache(raw_con):
     assert raw_con.execute(
         "SELECT count(*) FROM std.normalizer_cache WHERE raw LIKE '%360426%' OR raw LIKE '%张三%'"
     ).fetchone() == (0,)
+
+
+def test_a_reviewed_mapping_or_new_matching_rules_re_map_the_rows_already_standardized(raw_con):
+    """What a diagnosis result depends on beyond the pack (reviewed_mappings.csv, the curated files,
+    the matching logic: the standardizer's version()) is part of the terminology version: when the
+    quality team adds a reviewed mapping, the next run re-maps every file, not only the new ones."""
+    dx = FakeDiagnosisStandardizer()
+    dx.pack = SimpleNamespace(pack_id="beijing_v601", version="2026.2", names={}, code_system="beijing_v601")
+    dx.version = lambda: "logic-1|reviewed:aaaa"
+    standardize_all(raw_con, SOURCES, SECRET, diagnosis=dx, **QUIET)
+    standardize_all(raw_con, SOURCES, SECRET, diagnosis=dx, **QUIET)
+    assert last_run(raw_con)[0] == "incremental"  # nothing changed
+    dx.version = lambda: "logic-1|reviewed:bbbb"  # a row appended to reviewed_mappings.csv
+    dx.calls.clear()
+    standardize_all(raw_con, SOURCES, SECRET, diagnosis=dx, **QUIET)
+    mode, reason, *_ = last_run(raw_con)
+    assert mode == "full" and reason.startswith("terminology version beijing_v601@2026.2+"), reason
+    assert dx.calls, "the rows already standardized were mapped again"
