@@ -87,8 +87,10 @@ in_scope as (
 
 episodes as (
 
+    -- The look-back on a narrow projection joined back by visit_key: a window over every column
+    -- of a city year (≈ 10 M rows) ran out of DuckDB's 3 GB cap; the join spills, the window did not.
     select
-        in_scope.*,
+        visit_key as episode_visit_key,
         lag(event_at) over (
             partition by coalesce(person_key, visit_key), coalesce(icd10_category, 'UNK')
             order by event_at, visit_key
@@ -151,7 +153,9 @@ final as (
         file_id,
         source_row_number
 
-    from episodes
+    from in_scope
+    inner join episodes
+        on in_scope.visit_key = episodes.episode_visit_key
     {% if is_incremental() %}
     where month_start in (select month_start from affected_months)
     {% endif %}
