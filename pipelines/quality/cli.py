@@ -26,7 +26,7 @@ def _run(args: argparse.Namespace) -> int:
     run_id = args.run_id or dt.datetime.now().strftime("q%Y%m%dT%H%M%S")
     con = _connect(args, read_only=False)
     try:
-        report = run_quality(con, run_id, stage=args.stage)
+        report = run_quality(con, run_id, stage=args.stage, incremental=not args.recount)
         if args.docs:
             out = args.docs_dir or (args.settings.paths.data_dir / "quality_docs")
             print(f"Data Docs: {build_data_docs(out)}")
@@ -110,6 +110,11 @@ def register(subparsers) -> None:
     r.add_argument("--stage", choices=["all", "raw", "std"], default="all")
     r.add_argument("--docs", action="store_true", help="also build the GX Data Docs site")
     r.add_argument("--docs-dir", default=None)
+    r.add_argument(
+        "--recount",
+        action="store_true",
+        help="count every row again instead of reusing the per-file counts of earlier runs",
+    )
     r.set_defaults(handler=_run)
 
     h = sub.add_parser("history", help="runs and run-to-run changes (new / resolved / still failing)")

@@ -17,7 +17,8 @@ import pandas as pd
 from pipelines.ingest.registry import SourceConfig, load_sources
 from pipelines.privacy import mask_sql, personal_data, scrub_sql
 from pipelines.quality.catalogue import Catalogue, load_catalogue
-from pipelines.quality.rules import PII_ELEMENTS, frame_sql, lit, q, referenced_elements, relations_for_suite
+from pipelines.quality.relations import relations_for_suite
+from pipelines.quality.rules import PII_ELEMENTS, frame_sql, lit, q, referenced_elements
 
 PERSON_KEY_CHARS = 8
 

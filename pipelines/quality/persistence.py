@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 
 from pipelines.quality.catalogue import Catalogue
-from pipelines.quality.rules import table_exists
+from pipelines.quality.relations import table_exists
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS quality;

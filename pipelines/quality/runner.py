@@ -24,7 +24,9 @@ import pandas as pd
 
 from pipelines.ingest.registry import SourceConfig, load_sources
 from pipelines.quality.catalogue import Catalogue, CheckSpec, load_catalogue
-from pipelines.quality.rules import counts_sql, frame_sql, q, relations_for_suite
+from pipelines.quality.file_counts import FileCounts
+from pipelines.quality.relations import relations_for_suite
+from pipelines.quality.rules import counts_sql, frame_sql, q
 
 ALL_SOURCES = "ALL"
 DEFAULT_SAMPLE_ROWS = 20_000
@@ -113,6 +115,20 @@ class QualityReport:
         lines += [f"  {r.message()}" for r in failed]
         return "\n".join(lines)
 
+    def figures(self) -> list[tuple]:
+        """(check, source, violating rows, denominator, status) of every result, sorted: what two
+        runs on the same data must agree on."""
+        return sorted(
+            (r.check_id, r.source_id, r.violating_rows, r.denominator, r.status) for r in self.results
+        )
+
+    def institution_figures(self) -> list[tuple]:
+        """(check, source, institution, violating rows, denominator), sorted."""
+        return sorted(
+            (d["check_id"], d["source_id"], str(d["institution_code"]), d["violating_rows"], d["denominator"])
+            for d in self.by_institution
+        )
+
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([asdict(r) for r in self.results])
 
@@ -162,6 +178,7 @@ def run_quality(
     persist: bool = True,
     use_gx: bool = True,
     drill_samples: int = 20,
+    incremental: bool = True,
 ) -> QualityReport:
     """Run every check of ``stage`` (``raw``, ``std`` or ``all``) and persist the results.
 
@@ -170,6 +187,9 @@ def run_quality(
     ``as_of`` is the "now" of the not-in-the-future checks (default: the current local time).
     ``drill_samples``: up to this many masked violating rows per failing check and source are kept
     in ``quality.violation_samples`` (so the published snapshot can show them; 0 = none).
+    ``incremental`` (with ``persist``): a file relation counts only the files not counted yet and
+    adds the kept counts of the others (pipelines.quality.file_counts); GX then validates a sample
+    of the newly counted rows. ``incremental=False`` recounts every row (the cache is left as is).
     """
     from pipelines.quality import gx_session, persistence
 
@@ -182,6 +202,7 @@ def run_quality(
     as_of_s = (as_of or run_at).strftime("%Y-%m-%d %H:%M:%S")
     report = QualityReport(run_id=run_id, run_at=run_at, stage=stage)
     gx = gx_session.session() if use_gx else None
+    counter = FileCounts(con, run_id, cat) if (persist and incremental) else None
 
     for suite in cat.suites.values():
         if stage != "all" and suite.stage != stage:
@@ -200,10 +221,26 @@ def run_quality(
         # per check: source -> [bad, den]; gx outcome summed over the relations
         per_source: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
         gx_sum: dict[str, list] = {}
-        for rel in relations:
+        scoped_relations: list | None = None
+        for position, rel in enumerate(relations):
             report.notes.extend(f"suite {suite.name} @ {rel.table}: {n}" for n in rel.notes)
             frame = frame_sql(con, rel, checks, cat, as_of_s)
-            for row in con.sql(counts_sql(frame, checks)).fetchall():
+            sample_frame: str | None = frame
+            new_files = None
+            if counter is not None and rel.files_sql is not None:
+                key = counter.scope_key(rel, checks)
+                new_files = counter.files_to_count(suite.name, rel, key)
+            if new_files is None:
+                rows = con.sql(counts_sql(frame, checks)).fetchall()
+            else:
+                sample_frame = None
+                if new_files:
+                    if scoped_relations is None:
+                        scoped_relations = relations_for_suite(con, cat, suite, srcs, scoped=True)
+                    sample_frame = frame_sql(con, scoped_relations[position], checks, cat, as_of_s)
+                    counter.record(suite.name, rel, key, checks, sample_frame)
+                rows = counter.totals(suite.name, rel, checks)
+            for row in rows:
                 src, inst = row[0] if row[0] is not None else "(unknown)", row[1]
                 for i, c in enumerate(checks):
                     den, bad = int(row[2 + 2 * i]), int(row[3 + 2 * i])
@@ -215,11 +252,11 @@ def run_quality(
                             {"check_id": c.check_id, "source_id": src, "institution_code": inst,
                              "violating_rows": bad, "denominator": den}
                         )  # fmt: skip
-            if gx is not None:
+            if gx is not None and sample_frame is not None:
                 g0 = time.perf_counter()
                 cols = ", ".join(q(c.flag_column) for c in checks)
                 df = con.sql(
-                    f"SELECT {cols} FROM ({frame}) ORDER BY hash(_source_id, _order), _order LIMIT {int(sample_rows)}"
+                    f"SELECT {cols} FROM ({sample_frame}) ORDER BY hash(_source_id, _order), _order LIMIT {int(sample_rows)}"
                 ).df()
                 if len(df):
                     for cid, o in gx.validate(suite.name, rel.table, checks, df, run_id).items():
@@ -245,6 +282,11 @@ def run_quality(
         persistence.persist(con, report, cat)
         report.seconds_total = time.perf_counter() - t0
     n_checks = len({r.check_id for r in report.results})
+    if counter is not None:
+        log(
+            f"quality {run_id}: per-file counts: {counter.files_counted} file(s) counted, "
+            f"{counter.files_reused} reused from earlier runs (quality.file_check_counts)"
+        )
     log(
         f"quality {run_id} ({stage}): {n_checks} checks, {len(report.blocking_failures)} blocking failures, "
         f"{len(report.warnings)} warnings in {report.seconds_total:.1f}s (GX {report.seconds_gx:.1f}s)"

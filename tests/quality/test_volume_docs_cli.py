@@ -87,7 +87,8 @@ def test_cli_history_drill_and_list(tmp_path, capsys):
 def test_volume_band_flags_only_a_missing_day(per_day, days, offset):
     """Constant volume never trips the band; one day without rows after two weeks always does."""
     from pipelines.quality.catalogue import load_catalogue
-    from pipelines.quality.rules import counts_sql, frame_sql, relations_for_suite
+    from pipelines.quality.relations import relations_for_suite
+    from pipelines.quality.rules import counts_sql, frame_sql
 
     # a gap inside the series (the spine spans first..last day) on a day with two earlier same weekdays
     missing_day = 14 + offset % (days - 15)
