@@ -35,3 +35,18 @@
        or person_scope in (select person_scope from {{ ref('int_referrals__touched_persons') }})
     {%- endif -%}
 {%- endmacro %}
+
+{#-
+  The same touched persons drive two incremental models outside referral linking, whose rows are
+  per person: int_visits__up_referral_criteria (a visit's was_referred reads only its person's
+  referrals and hospital visits) and int_chronic_care__management_monthly (a person's panel reads
+  only that person's diagnoses and follow-ups). Their pre-hook deletes the touched persons' rows by
+  the model's own person column; the model inserts them again.
+-#}
+{% macro delete_touched_person_rows(person_column) -%}
+    {%- if this is not none and is_incremental() -%}
+    delete from {{ this }}
+    where exists (select 1 from {{ ref('int_referrals__touched_persons') }} where person_scope = '*')
+       or coalesce({{ person_column }}, '-') in (select person_scope from {{ ref('int_referrals__touched_persons') }})
+    {%- endif -%}
+{%- endmacro %}

@@ -22,6 +22,8 @@ LINK_TABLES = [
     "int_referrals__linked_to_followups",
     "int_referrals__linked_to_exams",
 ]
+# incremental by touched person outside linking: a visit's referral criteria, a person's monthly panel
+PERSON_TABLES = ["int_visits__up_referral_criteria", "int_chronic_care__management_monthly"]
 
 
 def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
@@ -100,11 +102,11 @@ def test_incremental_build_equals_full_rebuild(built_warehouse, tmp_path: Path):
         compared = {}
         for name in marts:
             compared[f"marts.{name}"] = _difference(con, f"marts.{name}")
-        for name in LINK_TABLES:
+        for name in LINK_TABLES + PERSON_TABLES:
             compared[f"intermediate.{name}"] = _difference(con, f"intermediate.{name}")
     finally:
         con.close()
     mismatched = {t: d for t, d in compared.items() if d[1] or d[2]}
     assert mismatched == {}
     assert compared["marts.fct_referrals"][0] == 9 + 2  # nine platform referrals, two from dispositions
-    assert all(compared[f"intermediate.{name}"][0] > 0 for name in LINK_TABLES)
+    assert all(compared[f"intermediate.{name}"][0] > 0 for name in LINK_TABLES + PERSON_TABLES)

@@ -3,7 +3,11 @@
 -- platform referrals, follow-ups (the follow-up's person and, when it names a referral, that
 -- referral's person). Rows without a person key count under the person scope '-'. The reference
 -- data the links read (institution levels) is one more "file" whose id is its fingerprint and whose
--- scope is '*' (everyone): a changed institution level re-links every referral.
+-- scope is '*' (everyone): a changed institution level re-links every referral. A second such file
+-- fingerprints the reference data the other incremental per-person models read
+-- (int_visits__up_referral_criteria: the criteria seed, the institutions' counties, the alliance
+-- periods, which levels are primary care; int_chronic_care__management_monthly: the programme and
+-- control-target seeds): a change there rebuilds them (and the links) for everyone.
 -- int_referrals__touched_persons compares this with the ledger of the last successful build.
 with
 
@@ -31,6 +35,45 @@ institutions as (
 
 ),
 
+person_model_reference as (
+
+    select {{ dbt.concat(["'institution:'", "institution_code", "':'", "coalesce(level_code, '')", "':'",
+                          "coalesce(county_code, '')"]) }} as item
+    from {{ ref('stg_ref__institutions') }}
+
+    union all
+
+    select {{ dbt.concat(["'level:'", "level_code", "':'",
+                          "cast(is_primary_care as " ~ dbt.type_string() ~ ")"]) }}
+    from {{ ref('stg_ref__institution_levels') }}
+
+    union all
+
+    select {{ dbt.concat(["'alliance:'", "institution_code", "':'", "coalesce(alliance_id, '')", "':'",
+                          "coalesce(cast(valid_from as " ~ dbt.type_string() ~ "), '')", "':'",
+                          "coalesce(cast(valid_to as " ~ dbt.type_string() ~ "), '')"]) }}
+    from {{ ref('int_institutions__alliance_periods') }}
+
+    union all
+
+    select {{ dbt.concat(["'criterion:'", "criterion_id", "':'", "coalesce(criterion_name, '')", "':'",
+                          "coalesce(condition_group, '')", "':'", "coalesce(element, '')", "':'",
+                          "coalesce(cast(threshold as " ~ dbt.type_string() ~ "), '')"]) }}
+    from {{ ref('ref_up_referral_criteria') }}
+
+    union all
+
+    select {{ dbt.concat(["'programme:'", "icd10_category", "':'", "coalesce(condition_group, '')"]) }}
+    from {{ ref('ref_bphs_conditions') }}
+
+    union all
+
+    select {{ dbt.concat(["'target:'", "condition_group", "':'", "element", "':'",
+                          "coalesce(cast(upper_limit_exclusive as " ~ dbt.type_string() ~ "), '')"]) }}
+    from {{ ref('ref_control_targets') }}
+
+),
+
 file_persons as (
 
     select file_id, person_key from visits
@@ -54,6 +97,13 @@ reference_fingerprint as (
             "','", "order by institution_code")) ]) }} as file_id,
         cast('*' as {{ dbt.type_string() }}) as person_scope
     from institutions
+
+    union all
+
+    select
+        {{ dbt.concat(["'ref:person_models:'", dbt.hash(dbt.listagg("item", "','", "order by item")) ]) }} as file_id,
+        cast('*' as {{ dbt.type_string() }}) as person_scope
+    from person_model_reference
 
 ),
 
