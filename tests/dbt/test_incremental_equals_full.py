@@ -22,8 +22,12 @@ LINK_TABLES = [
     "int_referrals__linked_to_followups",
     "int_referrals__linked_to_exams",
 ]
-# incremental by touched person outside linking: a visit's referral criteria, a person's monthly panel
-PERSON_TABLES = ["int_visits__up_referral_criteria", "int_chronic_care__management_monthly"]
+# incremental by touched person outside linking: the referrals, the criteria, the monthly panel
+PERSON_TABLES = [
+    "int_referrals__unioned",
+    "int_visits__up_referral_criteria",
+    "int_chronic_care__management_monthly",
+]
 
 
 def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
@@ -110,3 +114,38 @@ def test_incremental_build_equals_full_rebuild(built_warehouse, tmp_path: Path):
     assert mismatched == {}
     assert compared["marts.fct_referrals"][0] == 9 + 2  # nine platform referrals, two from dispositions
     assert all(compared[f"intermediate.{name}"][0] > 0 for name in LINK_TABLES + PERSON_TABLES)
+
+
+def test_a_reference_change_rebuilds_everyone(built_warehouse, tmp_path: Path):
+    """The terminology moves the hypertension codes to the diabetes category (a visit whose principal
+    diagnosis carries no category of its own takes the terminology's): no file changed, yet any
+    person's rows may, so the touched scope is '*' (everyone) and the incremental build equals a full
+    rebuild again."""
+    db, _ = built_warehouse
+    inc = tmp_path / "incremental.duckdb"
+    shutil.copyfile(db, inc)
+    assert run_dbt(["run", "--full-refresh"], inc, tmp_path / "work").success
+    con = duckdb.connect(str(inc))
+    try:
+        moved = con.execute(
+            "update ref.terminology set icd10_category = 'E11' where icd10_category = 'I10'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert moved > 0
+    full = tmp_path / "full.duckdb"
+    shutil.copyfile(inc, full)
+    assert run_dbt(["run"], inc, tmp_path / "work").success
+    assert run_dbt(["run", "--full-refresh"], full, tmp_path / "work_full").success
+
+    con = duckdb.connect(str(inc))
+    try:
+        touched = con.execute("select person_scope from intermediate.int_referrals__touched_persons").fetchall()
+        assert touched == [("*",)]
+        con.execute(f"attach '{full}' as full_db (read_only)")
+        compared = {f"marts.{name}": _difference(con, f"marts.{name}") for name in _tables(con, "marts")}
+        for name in LINK_TABLES + PERSON_TABLES:
+            compared[f"intermediate.{name}"] = _difference(con, f"intermediate.{name}")
+    finally:
+        con.close()
+    assert {t: d for t, d in compared.items() if d[1] or d[2]} == {}

@@ -3,6 +3,7 @@
 -- depends_on: {{ ref('int_referrals__linked_to_down_referrals') }}
 -- depends_on: {{ ref('int_referrals__linked_to_followups') }}
 -- depends_on: {{ ref('int_referrals__linked_to_exams') }}
+-- depends_on: {{ ref('int_referrals__unioned') }}
 -- depends_on: {{ ref('int_visits__up_referral_criteria') }}
 -- depends_on: {{ ref('int_chronic_care__management_monthly') }}
 -- The files (and their persons) the incremental referral links (and the other models incremental

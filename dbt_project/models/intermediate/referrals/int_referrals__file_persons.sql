@@ -7,7 +7,9 @@
 -- fingerprints the reference data the other incremental per-person models read
 -- (int_visits__up_referral_criteria: the criteria seed, the institutions' counties, the alliance
 -- periods, which levels are primary care; int_chronic_care__management_monthly: the programme and
--- control-target seeds): a change there rebuilds them (and the links) for everyone.
+-- control-target seeds; int_referrals__unioned: the referral statuses; all of them through
+-- int_visits__attributed: the visit types, the terminology's categories, the diagnosis categories):
+-- a change there rebuilds them (and the links) for everyone.
 -- int_referrals__touched_persons compares this with the ledger of the last successful build.
 with
 
@@ -71,6 +73,29 @@ person_model_reference as (
     select {{ dbt.concat(["'target:'", "condition_group", "':'", "element", "':'",
                           "coalesce(cast(upper_limit_exclusive as " ~ dbt.type_string() ~ "), '')"]) }}
     from {{ ref('ref_control_targets') }}
+
+    union all
+
+    -- what int_visits__attributed derives a visit's setting and principal category from, and the
+    -- referral statuses of int_referrals__unioned
+    select {{ dbt.concat(["'visit_type:'", "visit_type_code", "':'", "coalesce(setting, '')"]) }}
+    from {{ ref('stg_ref__visit_types') }}
+
+    union all
+
+    select {{ dbt.concat(["'status:'", "status_code", "':'", "coalesce(final_status, '')"]) }}
+    from {{ ref('stg_ref__referral_statuses') }}
+
+    union all
+
+    select {{ dbt.concat(["'term:'", "diagnosis_code", "':'", "coalesce(icd10_category, '')"]) }}
+    from {{ ref('stg_ref__terminology') }}
+
+    union all
+
+    select {{ dbt.concat(["'category:'", "icd10_category", "':'", "coalesce(condition_group, '')", "':'",
+                          "coalesce(cast(is_chronic as " ~ dbt.type_string() ~ "), '')"]) }}
+    from {{ ref('ref_diagnosis_categories') }}
 
 ),
 
