@@ -37,12 +37,26 @@
 {%- endmacro %}
 
 {#-
-  The same touched persons drive two incremental models outside referral linking, whose rows are
-  per person: int_visits__up_referral_criteria (a visit's was_referred reads only its person's
-  referrals and hospital visits) and int_chronic_care__management_monthly (a person's panel reads
-  only that person's diagnoses and follow-ups). Their pre-hook deletes the touched persons' rows by
+  The same touched persons drive three incremental models outside referral linking, whose rows are
+  per person: int_referrals__unioned (a disposition is a referral unless the same person has a
+  platform referral), int_visits__up_referral_criteria (a visit's was_referred reads only its
+  person's referrals and hospital visits) and int_chronic_care__management_monthly (a person's panel
+  reads only that person's diagnoses and follow-ups). Their pre-hook deletes the touched persons' rows by
   the model's own person column; the model inserts them again.
 -#}
+{#- The model config of such a model: delete+insert on its key after the touched persons' rows are
+    deleted; on Spark (Parquet tables rebuilt whole by the Spark engine) a table, as fct_visits. -#}
+{% macro person_incremental_config(unique_key, extra_pre_hooks=[]) -%}
+    {{ config(
+        materialized=('table' if target.type == 'spark' else 'incremental'),
+        incremental_strategy='delete+insert',
+        unique_key=unique_key,
+        on_schema_change='fail',
+        pre_hook=([] if target.type == 'spark'
+                  else ["{{ delete_touched_person_rows('person_key') }}"] + extra_pre_hooks)
+    ) }}
+{%- endmacro %}
+
 {% macro delete_touched_person_rows(person_column) -%}
     {%- if this is not none and is_incremental() -%}
     delete from {{ this }}

@@ -26,7 +26,9 @@ opened the old snapshot keeps reading it; a failed or blocked run never touches 
 Incremental: the new snapshot starts as a file copy of the current one; a copied table whose
 fingerprint (columns and types, row count, sum of row hashes, read from the warehouse) equals the one
 recorded in the current snapshot's ``meta.table_fingerprints`` is kept as it is, the others are
-copied again, tables gone from the warehouse are dropped. The atomic swap is unchanged.
+copied again, tables gone from the warehouse are dropped. A table whose columns or row count differ
+from the recorded ones is copied without hashing its rows (``_fingerprint``). The atomic swap is
+unchanged.
 """
 
 from __future__ import annotations
@@ -79,17 +81,31 @@ def _mask_sql(element_col: str, value_col: str) -> str:
     )
 
 
-def _fingerprint(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> str:
-    """Columns and types, row count and the sum of the rows' hashes of one table (order-independent)."""
+def _shape(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> str:
+    """Columns and types and the row count of one table: ``cols|n`` (cheap: no row is read)."""
     cols = con.execute(
         "select string_agg(column_name || ' ' || data_type, ', ' order by ordinal_position) "
         "from information_schema.columns where table_catalog = ? and table_schema = ? and table_name = ?",
         [catalog, schema, table],
     ).fetchone()[0]
-    n, total = con.execute(
-        f'select count(*), coalesce(sum(hash(t)::hugeint), 0) from {catalog}.{schema}."{table}" t'
-    ).fetchone()
-    return f"{cols}|{n}|{total}"
+    n = con.execute(f'select count(*) from {catalog}.{schema}."{table}"').fetchone()[0]
+    return f"{cols}|{n}"
+
+
+def _fingerprint(
+    con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str, previous: str | None
+) -> str:
+    """``cols|n|sum of the rows' hashes`` (order-independent). The hash sum reads every row (at city
+    scale seconds per large table), so it is left empty (``cols|n|``) when the previous snapshot's
+    fingerprint of the table has another shape: the table has changed and is copied anyway. A table
+    that stops changing is hashed the first time its shape repeats, and kept from then on."""
+    shape = _shape(con, catalog, schema, table)
+    if previous is not None and previous.rsplit("|", 1)[0] != shape:
+        return f"{shape}|"
+    total = con.execute(
+        f'select coalesce(sum(hash(t)::hugeint), 0) from {catalog}.{schema}."{table}" t'
+    ).fetchone()[0]
+    return f"{shape}|{total}"
 
 
 def _previous_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -173,15 +189,17 @@ def build_snapshot(
                 if t not in wanted:
                     con.execute(f'drop table {dst_schema}."{t}"')
             for t in wanted:
-                fp = _fingerprint(con, "wh", src_schema, t)
                 key = f"{src_schema}.{t}"
+                fp = _fingerprint(con, "wh", src_schema, t, before.get(key))
                 outputs = [f"{dst_schema}.{t}", f"{RESTRICTED_SCHEMA}.{t}"]
                 present = [
                     o for o in outputs if o.split(".", 1)[1] in tables_in(con, here, o.split(".", 1)[0])
                 ]
                 # a snapshot of an older layout may hold a row-level table in marts: copy it again
                 stale_layout = t.startswith(ROW_LEVEL_PREFIX) and f"marts.{t}" in present
-                unchanged = before.get(key) == fp and bool(present) and not stale_layout
+                unchanged = (
+                    before.get(key) == fp and not fp.endswith("|") and bool(present) and not stale_layout
+                )
                 if unchanged:
                     written = present
                 else:

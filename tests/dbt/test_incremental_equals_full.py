@@ -140,7 +140,9 @@ def test_a_reference_change_rebuilds_everyone(built_warehouse, tmp_path: Path):
 
     con = duckdb.connect(str(inc))
     try:
-        touched = con.execute("select person_scope from intermediate.int_referrals__touched_persons").fetchall()
+        touched = con.execute(
+            "select person_scope from intermediate.int_referrals__touched_persons"
+        ).fetchall()
         assert touched == [("*",)]
         con.execute(f"attach '{full}' as full_db (read_only)")
         compared = {f"marts.{name}": _difference(con, f"marts.{name}") for name in _tables(con, "marts")}

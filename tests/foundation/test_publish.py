@@ -152,3 +152,37 @@ def test_unchanged_tables_are_not_copied_again(tmp_path):
     assert value == [(62.5,)]
     assert quality == [("file_results",)]  # the dropped table left the snapshot too
     assert files == (1,)
+
+
+def test_a_growing_table_is_copied_without_hashing_its_rows(tmp_path):
+    """Day 2: marts.indicator_values gains a row (its row count differs from the recorded one), so it
+    is copied without reading its rows for a hash (fingerprint ends in '|'). Day 3: same rows again,
+    hashed now but the recorded fingerprint has no hash, so copied once more. Day 4: kept."""
+    wh = tmp_path / "warehouse.duckdb"
+    make_warehouse(wh)
+    out = tmp_path / "published"
+    publish(wh, out, "day1", log=lambda _: None)
+    con = duckdb.connect(str(wh))
+    con.execute(
+        "insert into marts.indicator_values values ('primary_care_share', '2025-07', 'county', '360426', 63.0)"
+    )
+    con.close()
+
+    def fingerprint_and_copied(snap):
+        con = duckdb.connect(str(snap), read_only=True)
+        try:
+            return con.execute(
+                "select fingerprint, copied from meta.table_fingerprints where table_name = 'marts.indicator_values'"
+            ).fetchone()
+        finally:
+            con.close()
+
+    day2 = fingerprint_and_copied(publish(wh, out, "day2", log=lambda _: None))
+    day3 = fingerprint_and_copied(publish(wh, out, "day3", log=lambda _: None))
+    day4 = fingerprint_and_copied(publish(wh, out, "day4", log=lambda _: None))
+    assert day2[0].endswith("|2|") and day2[1] is True
+    assert day3[0].startswith(day2[0]) and day3[0] != day2[0] and day3[1] is True
+    assert day4 == (day3[0], False)
+    con = duckdb.connect(str(out / "current.duckdb"), read_only=True)
+    assert con.execute("select count(*) from marts.indicator_values").fetchone()[0] == 2
+    con.close()

@@ -1,12 +1,7 @@
-{#- Spark (Parquet tables, rebuilt whole by the Spark engine): a table, as fct_visits. -#}
 {{
-    config(
-        materialized=('table' if target.type == 'spark' else 'incremental'),
-        incremental_strategy='delete+insert',
-        unique_key=['person_key', 'condition_group', 'month_start'],
-        on_schema_change='fail',
-        pre_hook=([] if target.type == 'spark' else [
-            "{{ delete_touched_person_rows('person_key') }}",
+    person_incremental_config(
+        ['person_key', 'condition_group', 'month_start'],
+        extra_pre_hooks=[
             "{% if is_incremental() %}
              delete from {{ this }}
              where not exists (select 1 from {{ ref('stg_std__followups') }}
@@ -16,7 +11,7 @@
                 or month_start > (select max({{ month_start('followup_at') }}) from {{ ref('stg_std__followups') }}
                                   where followup_type_code = '2' and person_key is not null)
              {% endif %}"
-        ])
+        ]
     )
 }}
 -- depends_on: {{ ref('int_referrals__touched_persons') }}

@@ -1,13 +1,4 @@
-{#- Spark (Parquet tables, rebuilt whole by the Spark engine): a table, as fct_visits. -#}
-{{
-    config(
-        materialized=('table' if target.type == 'spark' else 'incremental'),
-        incremental_strategy='delete+insert',
-        unique_key='referral_id',
-        on_schema_change='fail',
-        pre_hook=([] if target.type == 'spark' else ["{{ delete_touched_person_rows('person_key') }}"])
-    )
-}}
+{{ person_incremental_config('referral_id') }}
 -- depends_on: {{ ref('int_referrals__touched_persons') }}
 -- Every referral, from two origins:
 --   platform:              a 转诊单 in std.referrals;

@@ -1,13 +1,4 @@
-{#- Spark (Parquet tables, rebuilt whole by the Spark engine): a table, as fct_visits. -#}
-{{
-    config(
-        materialized=('table' if target.type == 'spark' else 'incremental'),
-        incremental_strategy='delete+insert',
-        unique_key='visit_key',
-        on_schema_change='fail',
-        pre_hook=([] if target.type == 'spark' else ["{{ delete_touched_person_rows('person_key') }}"])
-    )
-}}
+{{ person_incremental_config('visit_key') }}
 -- depends_on: {{ ref('int_referrals__touched_persons') }}
 -- Primary-care visits that meet an up-referral criterion (seeds/ref_up_referral_criteria.csv: an
 -- element value at or above a threshold, e.g. BP >= 180/110), and whether the person was referred:
