@@ -136,6 +136,7 @@ def build_warehouse_assets(reparse: bool = False) -> dg.AssetsDefinition:
         _prune_targets(targets)
         # per-run target/log folders under the data dir, not in the code checkout
         run_target = targets / context.run_id[:8]
+        reuse_partial_parse(targets, run_target)
         dbt = dbt_cli(project, run_target, env)
         # The dbt unit tests check the models' SQL on hand-made rows, not the data: they run in
         # `make test` (tests/dbt builds them), not in every pipeline run (dbt's own advice), where
@@ -167,6 +168,27 @@ def stop_dbt(process: subprocess.Popen | None) -> None:
             process.kill()
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=30)  # reap it
+
+
+def reuse_partial_parse(targets: Path, run_target: Path) -> Path | None:
+    """Start the run from the previous run's parse state (``partial_parse.msgpack``) of this data dir.
+    dagster-dbt copies the project's own state, written by ``dbt parse`` under the default
+    warehouse path: a profile that differs (every data dir's RW_WAREHOUSE) makes dbt discard it and
+    parse the whole project again on every run. dbt checks the copied state itself (its version,
+    the project files, profile, vars) and re-parses what changed. Returns the file copied, if any."""
+    name = "partial_parse.msgpack"
+    if (run_target / name).exists():  # a retry of this run: keep its own
+        return None
+    previous = sorted(
+        (d / name for d in targets.iterdir() if d.is_dir() and d != run_target and (d / name).exists()),
+        key=lambda f: f.stat().st_mtime,
+        reverse=True,
+    )
+    if not previous:
+        return None
+    run_target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(previous[0], run_target / name)
+    return previous[0]
 
 
 def _prune_targets(targets: Path) -> None:

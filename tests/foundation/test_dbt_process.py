@@ -89,3 +89,25 @@ def test_stop_dbt_leaves_a_finished_build_alone():
     proc.wait()
     stop_dbt(proc)  # no signal to a reused pid
     assert proc.returncode == 0
+
+
+def test_a_run_starts_from_the_newest_parse_state_of_its_data_dir(tmp_path):
+    from pipelines.defs.warehouse import reuse_partial_parse
+
+    targets = tmp_path / "dbt_target"
+    for name, age in (("run_a", 300), ("run_b", 60), ("run_c", 10)):
+        (targets / name).mkdir(parents=True)
+        if name != "run_c":  # a run that failed before dbt wrote its state
+            state = targets / name / "partial_parse.msgpack"
+            state.write_bytes(name.encode())
+            _age(state, age)
+    run = targets / "run_d"
+    assert reuse_partial_parse(targets, run) == targets / "run_b" / "partial_parse.msgpack"
+    assert (run / "partial_parse.msgpack").read_bytes() == b"run_b"
+    # a retry of the same run keeps the state its first attempt wrote
+    (run / "partial_parse.msgpack").write_bytes(b"own")
+    assert reuse_partial_parse(targets, run) is None
+    assert (run / "partial_parse.msgpack").read_bytes() == b"own"
+    # the first run of a data dir: nothing to start from
+    (tmp_path / "empty").mkdir()
+    assert reuse_partial_parse(tmp_path / "empty", tmp_path / "empty" / "run") is None
