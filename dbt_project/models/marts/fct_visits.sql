@@ -31,7 +31,7 @@ visits as (
 {% if is_incremental() %}
 new_files as (
 
-    -- file ids in std.visits not yet in this table (a scan of one column, not of the attributed view)
+    -- file ids in std.visits not yet in this table (a scan of one column of the staging view)
     select distinct file_id from {{ ref('stg_std__visits') }}
     where file_id is not null
     except
