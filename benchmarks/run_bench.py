@@ -49,7 +49,7 @@ STAGES = {
     "published__snapshot": "publish",
 }
 TARGETS = {
-    "city_ratio": 10.0,
+    "city_ratio": 5.0,  # issue 16: city full build ≤ 5 × the limit
     "city_seconds": 300.0,
     "incremental_seconds": 20.0,
     "medium_day_share": 0.15,
@@ -364,6 +364,8 @@ def verdicts(report: dict) -> list[dict]:
         verdict = "met" if ok else "MISSED"
         if measured is None:
             verdict = "not measured"
+            if ENGINE != "duckdb" and "increment" in target:
+                verdict = f"not measured: no incremental run on {ENGINE}"
         out.append({"target": target, "limit": limit, "measured": measured, "verdict": verdict})
 
     if city:
