@@ -64,3 +64,15 @@
        or coalesce({{ person_column }}, '-') in (select person_scope from {{ ref('int_referrals__touched_persons') }})
     {%- endif -%}
 {%- endmacro %}
+
+{#- Pre-hook of int_visits__attributed (incremental by file): delete the visits of files no longer in
+    std.visits, the visits without a file id (always re-derived), and everything when the touched
+    scope is '*'. -#}
+{% macro delete_stale_attributed_visits() -%}
+    {%- if this is not none and is_incremental() -%}
+    delete from {{ this }}
+    where file_id is null
+       or file_id not in (select file_id from {{ ref('stg_std__visits') }} where file_id is not null)
+       or exists (select 1 from {{ ref('int_referrals__touched_persons') }} where person_scope = '*')
+    {%- endif -%}
+{%- endmacro %}

@@ -24,6 +24,7 @@ LINK_TABLES = [
 ]
 # incremental by touched person outside linking: the referrals, the criteria, the monthly panel
 PERSON_TABLES = [
+    "int_visits__attributed",  # by file, not by person; '*' re-derives it whole
     "int_referrals__unioned",
     "int_visits__up_referral_criteria",
     "int_chronic_care__management_monthly",
@@ -151,3 +152,34 @@ def test_a_reference_change_rebuilds_everyone(built_warehouse, tmp_path: Path):
     finally:
         con.close()
     assert {t: d for t, d in compared.items() if d[1] or d[2]} == {}
+
+
+def test_a_full_standardize_touches_everyone(built_warehouse, tmp_path: Path):
+    """A full standardize (new standard or terminology version) rewrites std rows in place under the
+    same file ids, so no file is new, yet every row may differ: the touched scope is '*'. An
+    incremental standardize run touches only its files' persons (here none)."""
+    db, _ = built_warehouse
+    wh = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(db, wh)
+    scope = ["run", "--select", "int_referrals__file_persons", "int_referrals__touched_persons",
+             "int_referrals__file_ledger"]  # fmt: skip
+
+    def touched_after(run_id: int, mode: str) -> list[str]:
+        con = duckdb.connect(str(wh))
+        try:
+            con.execute("create table if not exists std.standardize_runs (run_id bigint, mode varchar)")
+            con.execute("insert into std.standardize_runs values (?, ?)", [run_id, mode])
+        finally:
+            con.close()
+        assert run_dbt(scope, wh, tmp_path / "work").success
+        con = duckdb.connect(str(wh), read_only=True)
+        try:
+            return [r[0] for r in con.execute(
+                "select person_scope from intermediate.int_referrals__touched_persons order by 1"
+            ).fetchall()]  # fmt: skip
+        finally:
+            con.close()
+
+    assert touched_after(1, "full") == ["*"]  # the run log appears: a new fingerprint
+    assert touched_after(2, "incremental") == []
+    assert touched_after(3, "full") == ["*"]

@@ -13,13 +13,14 @@
     )
 }}
 -- depends_on: {{ ref('stg_std__visits') }}
+-- depends_on: {{ ref('int_referrals__touched_persons') }}
 -- One row per visit (门诊/急诊/住院). Incremental by month: a run rebuilds only the months that
 -- received rows from a file not seen before or held rows of a file no longer in std.visits (a
 -- corrected re-send has a new file_id and replaces the old one), plus the following month (its
 -- first-visit flags can depend on them), reading 30 days before them for the episode look-back.
 -- The post-hook removes rows of files no longer in std.visits from months no new row arrived for.
--- Rows of untouched files are not re-derived: after a change of the standard or the terminology
--- that rewrites std rows in place, run `dbt build --full-refresh --select fct_visits`.
+-- Rows of untouched files are not re-derived, except when reference data changed or a full
+-- standardize rewrote std in place (int_referrals__touched_persons holds '*'): then every month is.
 with
 
 visits as (
@@ -62,6 +63,13 @@ changed_months as (
     from {{ this }} as existing
     inner join removed_files
         on existing.file_id = removed_files.file_id
+
+    union
+
+    -- everything, when int_visits__attributed re-derived every visit (reference data changed, a
+    -- full standardize rewrote std in place: int_referrals__touched_persons holds '*')
+    select distinct month_start from visits
+    where exists (select 1 from {{ ref('int_referrals__touched_persons') }} where person_scope = '*')
 
 ),
 

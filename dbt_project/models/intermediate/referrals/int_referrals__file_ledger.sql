@@ -4,6 +4,8 @@
 -- depends_on: {{ ref('int_referrals__linked_to_followups') }}
 -- depends_on: {{ ref('int_referrals__linked_to_exams') }}
 -- depends_on: {{ ref('int_referrals__unioned') }}
+-- depends_on: {{ ref('int_visits__attributed') }}
+-- depends_on: {{ ref('fct_visits') }}
 -- depends_on: {{ ref('int_visits__up_referral_criteria') }}
 -- depends_on: {{ ref('int_chronic_care__management_monthly') }}
 -- The files (and their persons) the incremental referral links (and the other models incremental

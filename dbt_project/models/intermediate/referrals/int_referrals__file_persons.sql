@@ -1,6 +1,10 @@
 {#- A table: read twice per build (int_referrals__touched_persons, int_referrals__file_ledger); as a
     view each read scanned every visit (≈ 5 s a read at city scale). -#}
 {{ config(materialized='table') }}
+{#- the standardize run log (pipelines/standardize): absent from hand-made test warehouses and from
+    the Spark lake (whose models are rebuilt whole) -#}
+{%- set std_runs = none if target.type == 'spark' else
+    adapter.get_relation(database=this.database, schema='std', identifier='standardize_runs') %}
 -- Which persons each delivered file holds rows for, over the inputs referral linking reads: visits,
 -- platform referrals, follow-ups (the follow-up's person and, when it names a referral, that
 -- referral's person). Rows without a person key count under the person scope '-'. The reference
@@ -98,6 +102,17 @@ person_model_reference as (
     select {{ dbt.concat(["'category:'", "icd10_category", "':'", "coalesce(condition_group, '')", "':'",
                           "coalesce(cast(is_chronic as " ~ dbt.type_string() ~ "), '')"]) }}
     from {{ ref('ref_diagnosis_categories') }}
+
+    {%- if std_runs is not none %}
+
+    union all
+
+    -- a full standardize (new standard or terminology version, --full) rewrites std rows in place,
+    -- under the same file ids: everyone's rows may have changed
+    select {{ dbt.concat(["'standardize_full:'", "coalesce(cast(max(run_id) as " ~ dbt.type_string() ~ "), '')"]) }}
+    from {{ std_runs }}
+    where mode = 'full'
+    {%- endif %}
 
 ),
 

@@ -1,18 +1,46 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized=('table' if target.type == 'spark' else 'incremental'),
+        incremental_strategy='delete+insert',
+        unique_key='visit_key',
+        on_schema_change='fail',
+        pre_hook=([] if target.type == 'spark' else ["{{ delete_stale_attributed_visits() }}"])
+    )
+}}
+-- depends_on: {{ ref('int_referrals__touched_persons') }}
 -- Every standardized visit with what the marts need to attribute it: the institution's level, type
 -- and county, the alliance it belonged to on the visit date, the visit type, and the principal
 -- diagnosis category (the is_principal row of std.visit_diagnoses: never a history, a suspected one
 -- flagged in diagnosis_qualifier; the terminology entry of the visit's code only when the standardizer
 -- found no diagnosis in the field at all, so a field naming only a history has no category).
--- A table, rebuilt whole on every build (≈ 15 s for a city year): seven models read it (fct_visits,
--- the referral links, the referrals, the up-referral criteria, the chronic-care panel), and as a
--- view each read recomputed it (≈ 4–6 s a read at city scale, even filtered to a day's touched
--- persons: the principal-diagnosis ranking runs over every visit's diagnoses).
+-- A table (seven models read it: fct_visits, the referral links, the referrals, the up-referral
+-- criteria, the chronic-care panel; as a view each read recomputed it, ≈ 4–6 s a read at city
+-- scale), incremental by file (rebuilt whole it cost ≈ 24 s of a city day): a row depends only on
+-- its visit, that visit's diagnoses (standardized with it, same file) and reference data. A build
+-- inserts the visits of files not yet in the table and, by the pre-hook, deletes those of files no
+-- longer in std.visits (replaced or withdrawn); rows without a file id are always re-derived; when
+-- int_referrals__touched_persons holds '*' (reference data changed, a full standardize rewrote std
+-- in place, a first build or --full-refresh) every row is.
 with
+
+{% if is_incremental() %}
+new_files as (
+
+    select distinct file_id from {{ ref('stg_std__visits') }}
+    except
+    select distinct file_id from {{ this }}
+
+),
+{% endif %}
 
 visits as (
 
     select * from {{ ref('stg_std__visits') }}
+    {% if is_incremental() %}
+    where file_id is null
+       or file_id in (select file_id from new_files)
+       or exists (select 1 from {{ ref('int_referrals__touched_persons') }} where person_scope = '*')
+    {% endif %}
 
 ),
 
@@ -52,6 +80,7 @@ principal_ranked as (
 
     from {{ ref('stg_std__visit_diagnoses') }}
     where is_principal
+    {% if is_incremental() %} and visit_key in (select visit_key from visits) {% endif %}
 
 ),
 
@@ -59,6 +88,7 @@ standardized_visits as (
 
     select distinct visit_key
     from {{ ref('stg_std__visit_diagnoses') }}
+    {% if is_incremental() %} where visit_key in (select visit_key from visits) {% endif %}
 
 ),
 
