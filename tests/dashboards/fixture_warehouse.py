@@ -1,13 +1,15 @@
 """A small published snapshot with hand-chosen values, for the dashboard tests.
 
-The marts below are written by hand; the reporting aggregates the pages read are built from them by
+The marts below are written by hand into tables created from the marts' dbt contracts
+(``dbt_project/models/marts/_models.yml``: the same columns and types; a contracted column the
+fixture does not fill is NULL, a fixture column the contract does not have fails the build, so the
+fixture cannot drift from what dbt builds); the reporting aggregates the pages read are built from them by
 the dbt project itself (``dbt run --select reporting``) and the snapshot by the pipeline's publish
 step, so the tests see exactly what a real run publishes (reporting + marts without row-level facts
 + restricted), with the small-cell rule applied in the data.
 
 Every number the AppTests assert is derived by hand from the rows below; the comments give the
-arithmetic. The tables follow docs/design.md ("Marts the dashboards read", "Publish"); columns the
-contract does not name yet are marked ``# (dashboard-assumed)``.
+arithmetic. The tables follow docs/design.md ("Marts the dashboards read", "Publish").
 
 Hand-checked facts (period 2025-06 unless noted):
 - 基层诊疗量占比: 东湖县 612/1000 = 61.2% (2025-05: 590/1000 = 59.0%, so +2.2 个百分点);
@@ -587,6 +589,23 @@ def _warehouse_tables() -> dict[str, pd.DataFrame]:
     return tables
 
 
+MARTS_YML = Path(__file__).resolve().parents[2] / "dbt_project" / "models" / "marts" / "_models.yml"
+_DUCKDB_TYPES = {"string": "VARCHAR"}  # contracts write `string` for both adapters (docs/scale-out.md)
+
+
+def mart_contracts() -> dict[str, dict[str, str]]:
+    """{table (the model's alias): {column: DuckDB type}} from the marts' dbt contracts, in contract order."""
+    import yaml
+
+    out: dict[str, dict[str, str]] = {}
+    for model in yaml.safe_load(MARTS_YML.read_text(encoding="utf-8"))["models"]:
+        table = (model.get("config") or {}).get("alias") or model["name"]
+        out[table] = {
+            c["name"]: _DUCKDB_TYPES.get(c["data_type"], c["data_type"].upper()) for c in model["columns"]
+        }
+    return out
+
+
 @functools.cache
 def fixture_warehouse() -> Path:
     """The fixture warehouse with the dbt reporting models built on its marts (``dbt run --select
@@ -596,12 +615,19 @@ def fixture_warehouse() -> Path:
 
     work = Path(tempfile.mkdtemp(prefix="rw-dash-fixture-"))
     path = work / "warehouse.duckdb"
+    contracts = mart_contracts()
     con = duckdb.connect(str(path))
     try:
         for name, frame in _warehouse_tables().items():
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {name.split('.')[0]}")
+            schema, table = name.split(".")
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             con.register("frame", frame)
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+            if schema == "marts":  # the dbt contract's columns and types; columns the fixture leaves out are NULL
+                columns = contracts[table]
+                con.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
+                con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM frame")
+            else:
+                con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
             con.unregister("frame")
     finally:
         con.close()

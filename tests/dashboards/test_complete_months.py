@@ -37,7 +37,6 @@ def completeness_snapshot(tmp_path_factory) -> Path:
             """,
             [PARTIAL_DETAIL],
         )
-        con.execute("alter table marts.indicator_registry add column breakdowns varchar")
         con.execute(
             """
             insert into marts.indicator_registry (indicator_id, name_zh, name_en, definition_zh, unit,
@@ -46,8 +45,6 @@ def completeness_snapshot(tmp_path_factory) -> Path:
                 'ratio_pct', 'month×region|county', 'higher_better', 'local', 2, 'direction')
             """
         )
-        con.execute("alter table marts.indicator_values add column null_reason varchar")
-        con.execute("alter table marts.indicator_values add column null_reason_zh varchar")
         con.execute(
             """
             insert into marts.indicator_values (value_key, indicator_id, period, geo_level, geo_id, geo_name,
