@@ -622,7 +622,8 @@ def fixture_warehouse() -> Path:
             schema, table = name.split(".")
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             con.register("frame", frame)
-            if schema == "marts":  # the dbt contract's columns and types; columns the fixture leaves out are NULL
+            if schema == "marts":
+                # the dbt contract's columns and types; columns the fixture leaves out are NULL
                 columns = contracts[table]
                 con.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
                 con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM frame")
