@@ -56,8 +56,11 @@ __all__ = [
 ]
 
 _CONNECTOR_RE = re.compile(r"(?:合并|伴有|伴|并发|并|及|和)")
+# a part of Latin words (split on spaces): consecutive ones are tried as one phrase (type 2 diabetes)
+_LATIN_WORD_RE = re.compile(r"^[a-z0-9][a-z0-9'\-]*$")
+_LONGEST_LATIN_PHRASE = 6
 # bumped with every change of the matching logic, so results cached by an earlier logic are not reused
-MATCHER_VERSION = "2026.12-1"
+MATCHER_VERSION = "2026.12-2"
 _RULE_METHODS = {"manual", "exact_name", "normalized_name", "synonym", "structured", "tumour_site"}
 # confidence of a placement by a lookup that is exact by construction; learned placements carry the
 # calibrated probability, rule placements the precision measured per method on the CHIP-CDN
@@ -338,7 +341,7 @@ class DiagnosisStandardizer(AttributeRules, Guessing):
         connector pieces by rules, then the part by learned/fuzzy matching. Qualified diagnoses
         (suspected, history, post-operative) come after the plain ones; ruled-out and denied ones are
         not diagnoses."""
-        parts = split_diagnoses(normalize_text(text))
+        parts = self._latin_phrases(split_diagnoses(normalize_text(text)))
         whole_core, whole_q = self.structure.qualifier(text)
         if whole_q in self.structure.excluded:
             return [], []
@@ -356,21 +359,57 @@ class DiagnosisStandardizer(AttributeRules, Guessing):
                 continue
             source = part if len(parts) > 1 else text
             diags = self._match_part(core, source, guess=False)
+            unplaced: list[str] = [part]
             if not diags:
                 pieces = [p for p in _CONNECTOR_RE.split(core) if p.strip()]
-                if len(pieces) > 1:
-                    sub = [self._match_part(p, source, guess=False) for p in pieces]
-                    if all(sub):
-                        diags = [d for ds in sub for d in ds]
-            if not diags:
-                diags = self._match_part(core, source)
+                sub = [self._match_part(p, source, guess=False) for p in pieces] if len(pieces) > 1 else []
+                if sub and all(sub):
+                    diags = [d for ds in sub for d in ds]
+                if not diags:
+                    diags = self._match_part(core, source)
+                if not diags and any(sub):
+                    # 2型糖尿病伴周围神经病变: the condition the rules place is kept, the rest is unmapped
+                    diags = [d for ds in sub for d in ds]
+                    unplaced = [p for p, ds in zip(pieces, sub, strict=True) if not ds]
             if diags:
                 found.extend(replace(d, qualifier=qualifier) if qualifier else d for d in diags)
+                if unplaced != [part]:
+                    unmapped.extend(unplaced)
             else:
                 unmapped.append(part)
         found = self._whole_text_learned(text, found, unmapped)
         found.sort(key=lambda d: d.qualifier is not None)  # stable: plain diagnoses first
         return found, unmapped
+
+    def _latin_phrases(self, parts: list[str]) -> list[str]:
+        """Join consecutive Latin-word parts back into the longest phrase the rules place
+        (``type``, ``2``, ``diabetes`` -> ``type 2 diabetes``); other parts are unchanged."""
+        out: list[str] = []
+        i = 0
+        while i < len(parts):
+            joined = None
+            if _LATIN_WORD_RE.match(parts[i]):
+                last = min(len(parts), i + _LONGEST_LATIN_PHRASE)
+                for j in range(last, i + 1, -1):
+                    if all(_LATIN_WORD_RE.match(p) for p in parts[i:j]):
+                        phrase = " ".join(parts[i:j])
+                        if self._rule_code(phrase, phrase)[0]:
+                            joined = (phrase, j)
+                            break
+            if joined:
+                out.append(joined[0])
+                i = joined[1]
+            else:
+                out.append(parts[i])
+                i += 1
+        return out
+
+    def _excluded_categories(self, text: str) -> set[str]:
+        """ICD-10 categories a denied / ruled-out text names (否认高血压 -> {I10}); empty otherwise."""
+        core, qualifier = self.structure.qualifier(text)
+        if qualifier not in self.structure.excluded:
+            return set()
+        return {d.icd10_category for d in self._match_part(core, text, guess=False) if d.icd10_category}
 
     def _standardize(self, text: str | None, code: str | None) -> DiagnosisResult:
         text_in = text.strip() if text else ""
@@ -393,6 +432,14 @@ class DiagnosisStandardizer(AttributeRules, Guessing):
                 )
                 return DiagnosisResult(label, "mapped", [diag])
         from_code = self._from_code(code_in, text_in or None) if code_in else None
+        if (
+            from_code is not None
+            and text_in
+            and from_code.icd10_category in self._excluded_categories(text_in)
+        ):
+            # the code says I10, the text 否认高血压: contradictory evidence is a question for the
+            # quality team, not a diagnosis
+            return DiagnosisResult(label, "unmapped", [], (text_in,), self.suggestions_for(text_in))
         from_text, unmapped = self._from_text(text_in) if text_in else ([], [])
         diagnoses: list[Diagnosis] = []
         if from_code is not None:
@@ -411,6 +458,9 @@ class DiagnosisStandardizer(AttributeRules, Guessing):
                 or (same[0].mapping_method in _RULE_METHODS and not _less_specific(same[0], from_code))
             ):
                 principal = replace(same[0], source_code=code_in, code_system=from_code.code_system)
+            if same and same[0].qualifier and principal.qualifier is None:
+                # 高血压病史 with I10xx02: the code names the condition, the text says it is a history
+                principal = replace(principal, qualifier=same[0].qualifier)
             diagnoses.append(principal)
             # the text's terms of the principal's category describe the same condition: not repeated
             from_text = [d for d in from_text if d.icd10_category != principal.icd10_category]

@@ -64,10 +64,21 @@ def _nfkc_t2s_lower(text: str) -> str:
     return text.lower()
 
 
+# list numbers written as one character (①, ⑴, ⒈): NFKC would turn ① into a bare 1 that reads as
+# part of the diagnosis (①2型糖尿病 -> 12型糖尿病); they become 1. / (1) first
+_LIST_NUMBERS = {
+    **{chr(0x2460 + i): f"{i + 1}." for i in range(20)},  # ①-⑳
+    **{chr(0x2474 + i): f"({i + 1})" for i in range(20)},  # ⑴-⒇
+    **{chr(0x2488 + i): f"{i + 1}." for i in range(20)},  # ⒈-⒛
+    **{chr(0x2776 + i): f"{i + 1}." for i in range(10)},  # ❶-❿
+}
+_LIST_NUMBER_TABLE = str.maketrans(_LIST_NUMBERS)
+
+
 @lru_cache(maxsize=200_000)
 def normalize_text(text: str) -> str:
     """Normalize one diagnosis string (see the module docstring). Idempotent."""
-    out = _nfkc_t2s_lower(text)
+    out = _nfkc_t2s_lower(text.translate(_LIST_NUMBER_TABLE))
     previous = None
     while out != previous:  # converting numerals can expose a new numeral context; run to a fixpoint
         previous = out
@@ -103,12 +114,29 @@ _SPLIT_RE = re.compile(
 _ATTRIBUTE_ONLY_RE = re.compile(r"^(?:gold|[0-9]+(?:级|期|型|度)|(?:低|中|高|很高|极高)危(?:组|层)?)+$")
 
 
+# A list number in front of a diagnosis (1. 2、 3) (4) ①): the number 1-2 digits, then . 、 ) or :,
+# then the diagnosis - a letter/ideograph, or a digit that starts one (2.2型糖尿病); not a decimal (2.5cm)
+_LIST_MARK = r"(?:\([0-9]{1,2}\)|[0-9]{1,2}[.、):])(?=[\u3400-\u9fffa-z\(]|[0-9][\u3400-\u9fff])"
+_LEADING_LIST_MARK_RE = re.compile("^" + _LIST_MARK)
+# in a numbered field, the next number right after a diagnosis starts the next one (1.高血压2.糖尿病)
+_INNER_LIST_MARK_RE = re.compile(r"(?<=[\u3400-\u9fff\)\]])(?=" + _LIST_MARK + ")")
+_LIST_NUMBER_ONLY_RE = re.compile(r"^\(?[0-9]{1,2}\)?[.、):]?$")
+
+
+def _without_list_numbers(normalized: str) -> str:
+    if not _LEADING_LIST_MARK_RE.match(normalized):
+        return normalized
+    return _INNER_LIST_MARK_RE.sub(" ", normalized)
+
+
 def split_diagnoses(normalized: str) -> list[str]:
     """Split a normalized field into its diagnoses on separators (``,;、/`` spaces ...).
 
     Brackets are respected: a separator inside ``(...)`` or ``[...]`` does not split, so
-    ``高血压3级(极高危,靶器官损害)`` stays one part.
+    ``高血压3级(极高危,靶器官损害)`` stays one part. List numbers are not parts: ``1.高血压3级
+    2.2型糖尿病``, ``(1)冠心病(2)房颤`` and ``①高血压②冠心病`` are two diagnoses each.
     """
+    normalized = _without_list_numbers(normalized)
     parts: list[str] = []
     depth = 0
     start = 0
@@ -130,7 +158,11 @@ def split_diagnoses(normalized: str) -> list[str]:
         i += 1
     parts.append(normalized[start:])
     out: list[str] = []
-    for p in (p.strip(" :-") for p in parts if p.strip(" :-?")):
+    stripped = [p.strip(" :-") for p in parts if p.strip(" :-?")]
+    for i, p in enumerate(stripped):
+        if _LIST_NUMBER_ONLY_RE.match(p) and i + 1 < len(stripped) and not "a" <= stripped[i + 1][0] <= "z":
+            continue  # 1、冠心病: the number before a diagnosis is its list number (not type 2 diabetes)
+        p = _LEADING_LIST_MARK_RE.sub("", p)
         if out and _ATTRIBUTE_ONLY_RE.match(p) and not out[-1].endswith("?"):
             out[-1] += p
         else:

@@ -72,6 +72,7 @@ class TerminologyPack:
     crosswalk: dict[tuple[str, str], CrosswalkRow]
     attributes: dict
     manifest: dict
+    skipped_terms: tuple[str, ...] = ()  # rows of the term table whose code is not code-shaped
     _synonym_re: re.Pattern | None = field(default=None, repr=False)
     _synonym_map: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -86,9 +87,17 @@ class TerminologyPack:
             if digest != manifest["terms_sha256"]:
                 raise ValueError(f"{terms_path} sha256 {digest} != pack.yaml {manifest['terms_sha256']}")
         names: dict[str, str] = {}
+        # rows whose code is not a code (the v601 file has one stray row `N,N`) are not terms: they
+        # would be matched, suggested and coded like one (pack.yaml `term_code_pattern`)
+        code_shape = re.compile(manifest["term_code_pattern"]) if manifest.get("term_code_pattern") else None
+        skipped: list[str] = []
         with terms_path.open(encoding="utf-8", newline="") as fh:
             for row in csv.DictReader(fh):
-                names.setdefault(row["code"].strip(), row["name"].strip())
+                code = row["code"].strip()
+                if code_shape is not None and not code_shape.match(code):
+                    skipped.append(code)
+                    continue
+                names.setdefault(code, row["name"].strip())
         code_index: dict[str, str] = {}
         for code in names:
             code_index.setdefault(clean_code(code), code)
@@ -142,6 +151,7 @@ class TerminologyPack:
             crosswalk=crosswalk,
             attributes=attributes,
             manifest=manifest,
+            skipped_terms=tuple(skipped),
         )
         pack._compile_synonyms()
         return pack

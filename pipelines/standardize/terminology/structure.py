@@ -109,10 +109,13 @@ class Structure:
 
     # ------------------------------------------------------------------ qualifiers
     def qualifier(self, text: str) -> tuple[str, str | None]:
-        """(core text, qualifier or None). Prefix/suffix markers are removed until none is left; the
-        first one found names the qualifier. A marker that would leave nothing is not removed."""
+        """(core text, qualifier or None). Prefix/suffix markers are removed until none is left; a
+        marker that excludes the diagnosis (``keeps_diagnosis = no``: 否认, 排除 ...) names the
+        qualifier whatever else is written (``否认糖尿病史`` is denied, not a history), otherwise the
+        first one found does. A marker that would leave nothing is not removed, nor a prefix of a text
+        that is itself a name of the pack."""
         core = normalize_text(text).strip()
-        found: str | None = None
+        found: list[str] = []
         changed = True
         while changed:
             changed = False
@@ -120,13 +123,16 @@ class Structure:
                 m = rule.pattern.search(core)
                 if not m:
                     continue
+                if rule.position == "prefix" and self.pack.find_name(core):
+                    continue  # a name of the pack keeps its first word (无菌性脑膜炎, 可疑...)
                 rest = (core[: m.start()] + core[m.end() :]).strip(" :-,")
                 if len(match_key(rest)) < 2:
                     continue
                 core = rest
-                found = found or rule.qualifier
+                found.append(rule.qualifier)
                 changed = True
-        return core, found
+        excluding = [q for q in found if q in self.excluded]
+        return core, (excluding or found or [None])[0]
 
     def label(self, qualifier: str | None) -> tuple[str, str] | None:
         for rule in self.rules:

@@ -1,0 +1,183 @@
+"""Issue 14: how clinicians write several diagnoses, qualifiers and English in one HIS field.
+
+Written from the rules of clinical writing, not from the code's outputs:
+
+* a negation (否认, 排除, 未见, 无 before a chronic condition) excludes the diagnosis whatever other
+  marker the text carries (否认糖尿病史 is a denial, not a history); a pack term that starts with
+  无 (无菌性脑膜炎) is still a diagnosis;
+* a history may name its duration (高血压病史5年, 糖尿病史10余年);
+* a numbered list (1. 2、 (3) ④ 5)) is several diagnoses, and the list numbers are not diagnoses,
+  not grades and not types;
+* "A 伴 B": when only A can be placed by the rules, A is kept and B goes to the worklist;
+* a code with a text: the text's qualifier holds for the code's condition, and a text that denies
+  the code's condition is a contradiction for the quality team, never a diagnosis;
+* English clinical terms, not only abbreviations, come from the curated synonym list;
+* a stray row of the term file whose code is no code is never matched or suggested.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipelines.standardize.terminology.normalize import normalize_text, split_diagnoses
+
+
+def _categories(result):
+    return [(d.icd10_category, d.qualifier) for d in result.diagnoses]
+
+
+# ----------------------------------------------------------------------------------- negation
+@pytest.mark.parametrize(
+    "text",
+    [
+        "否认糖尿病史",  # denied + history marker: denied wins
+        "否认高血压病史",
+        "否认冠心病史10余年",
+        "排除肺癌?",  # ruled out + suspected marker
+        "除外脑梗死可能",
+        "未见脑梗死",
+        "未发现肺癌",
+        "不考虑冠心病",
+        "无高血压",
+        "无明显糖尿病",
+    ],
+)
+def test_a_negation_excludes_the_diagnosis_whatever_else_is_written(std, text):
+    assert std.standardize(text).diagnoses == [], text
+
+
+def test_a_term_that_starts_with_a_negation_word_is_a_diagnosis(std):
+    # 无菌性脑膜炎 (aseptic meningitis) is a disease: its 无 is part of the name, not a negation
+    d = std.standardize("无菌性脑膜炎").diagnoses
+    assert [x.icd10_category for x in d] == ["G03"] and d[0].qualifier is None
+
+
+def test_negated_part_drops_out_of_a_list_the_rest_stays(std):
+    result = std.standardize("冠心病，否认糖尿病史，无高血压")
+    assert _categories(result) == [("I25", None)]
+
+
+# ----------------------------------------------------------------------------------- history
+@pytest.mark.parametrize(
+    "text,category",
+    [
+        ("高血压病史5年", "I10"),
+        ("高血压史10余年", "I10"),
+        ("糖尿病病史", "E14"),
+        ("糖尿病史3个月", "E14"),
+        ("脑梗死病史多年", "I63"),
+        ("冠心病史", "I25"),
+    ],
+)
+def test_a_history_with_or_without_its_duration_is_a_history(std, text, category):
+    assert _categories(std.standardize(text)) == [(category, "history")]
+
+
+# ----------------------------------------------------------------------------------- numbered lists
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1.高血压3级 2.2型糖尿病 3.冠心病",
+        "1.高血压3级2.2型糖尿病3.冠心病",
+        "1、高血压3级 2、2型糖尿病 3、冠心病",
+        "(1)高血压3级(2)2型糖尿病(3)冠心病",
+        "（1）高血压3级；（2）2型糖尿病；（3）冠心病",
+        "①高血压3级②2型糖尿病③冠心病",
+        "1)高血压3级 2)2型糖尿病 3)冠心病",
+        "⒈高血压3级 ⒉2型糖尿病 ⒊冠心病",
+    ],
+)
+def test_a_numbered_list_is_its_diagnoses_and_the_numbers_are_not(std, text):
+    result = std.standardize(text)
+    assert [(d.code, d.qualifier) for d in result.diagnoses] == [
+        ("I10xx05", None),  # 高血压3级: the list number 1 is not read as a grade
+        ("E11.901", None),  # 2型糖尿病: the list number 2 neither made it 12型 nor dropped its type
+        ("I25.105", None),
+    ], text
+    assert result.unmapped_parts == ()
+
+
+@pytest.mark.parametrize("text", ["2型糖尿病", "1型糖尿病", "肿物2.5cm", "孕11+1周", "高血压3级"])
+def test_numbers_inside_a_diagnosis_are_not_list_numbers(text):
+    assert split_diagnoses(normalize_text(text)) == [normalize_text(text)]
+
+
+_ITEM = st.sampled_from(["高血压3级", "2型糖尿病", "冠心病", "脑梗死", "慢阻肺", "房颤"])
+_MARK = st.sampled_from(["{n}.", "{n}、", "({n})", "（{n}）", "{n})", "{n}:"])
+_GAP = st.sampled_from(["", " ", "；", "，", "  "])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_ITEM, min_size=1, max_size=6), _MARK, _GAP)
+def test_list_numbers_never_become_parts_property(items, mark, gap):
+    field = gap.join(mark.format(n=i + 1) + item for i, item in enumerate(items))
+    assert split_diagnoses(normalize_text(field)) == [normalize_text(item) for item in items], field
+
+
+# ----------------------------------------------------------------------------------- 伴 / 合并
+def test_a_placed_condition_is_kept_when_its_complication_is_not(std):
+    # 2型糖尿病 is a pack name; 周围神经病变 alone is not, and the whole phrase is no rule's either
+    result = std.standardize("2型糖尿病伴周围神经病变")
+    assert result.status == "mapped"
+    assert result.diagnoses[0].code == "E11.901"
+    assert result.unmapped_parts == ("周围神经病变",)  # the rest stays on the worklist
+
+
+def test_both_sides_of_a_connector_are_placed_when_the_rules_know_both(std):
+    result = std.standardize("高血压3级合并2型糖尿病")
+    assert [d.code for d in result.diagnoses] == ["I10xx05", "E11.901"]
+
+
+# ----------------------------------------------------------------------------------- code + text
+def test_the_texts_qualifier_holds_for_the_codes_condition(std):
+    d = std.standardize("高血压病史", "I10xx02").diagnoses
+    assert [(x.icd10_category, x.qualifier) for x in d] == [("I10", "history")]
+
+
+def test_a_text_denying_the_codes_condition_is_a_question_not_a_diagnosis(std):
+    result = std.standardize("否认高血压", "I10xx02")
+    assert result.status == "unmapped" and result.diagnoses == []
+    assert result.unmapped_parts == ("否认高血压",)
+
+
+def test_a_text_denying_another_condition_leaves_the_code(std):
+    result = std.standardize("否认糖尿病", "I10xx05")
+    assert [(d.code, d.qualifier) for d in result.diagnoses] == [("I10xx05", None)]
+
+
+# ----------------------------------------------------------------------------------- English
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Hypertension", ["I10"]),
+        ("Essential hypertension", ["I10"]),
+        ("Type 2 diabetes mellitus", ["E11"]),
+        ("type 2 diabetes", ["E11"]),
+        ("Type 1 Diabetes", ["E10"]),
+        ("Atrial fibrillation", ["I48"]),
+        ("Heart failure", ["I50"]),
+        ("Acute myocardial infarction", ["I21"]),
+        ("Cerebral infarction", ["I63"]),
+        ("Hypertension, Type 2 diabetes mellitus", ["I10", "E11"]),
+        ("essential hypertension;atrial fibrillation", ["I10", "I48"]),
+        ("HTN T2DM", ["I10", "E11"]),  # abbreviations separated by a space are still two
+    ],
+)
+def test_english_clinical_terms(std, text, expected):
+    result = std.standardize(text)
+    assert [d.icd10_category for d in result.diagnoses] == expected, text
+    assert all(d.mapping_method == "synonym" for d in result.diagnoses)
+
+
+def test_the_type_of_an_english_diabetes_is_kept(std):
+    assert std.standardize("type 2 diabetes").diagnoses[0].diabetes_type == "2"
+
+
+# ----------------------------------------------------------------------------------- the term file
+def test_no_stray_row_is_matched_or_suggested(std):
+    for text in ["N", "n", "N,N", "未能识别的一段文字N"]:
+        result = std.standardize(text)
+        assert all(d.code != "N" for d in result.diagnoses)
+        assert all(s["code"] != "N" for s in result.suggestions)
