@@ -31,6 +31,7 @@ from pipelines.standardize.terminology.guessing import (
     FUZZY_THRESHOLD,
     Guessing,
     attach_morphology,
+    in_reading_order,
     is_neoplasm,
 )
 from pipelines.standardize.terminology.normalize import match_key, normalize_text, split_diagnoses
@@ -60,7 +61,7 @@ _CONNECTOR_RE = re.compile(r"(?:合并|伴有|伴|并发|并|及|和)")
 _LATIN_WORD_RE = re.compile(r"^[a-z0-9][a-z0-9'\-]*$")
 _LONGEST_LATIN_PHRASE = 6
 # bumped with every change of the matching logic, so results cached by an earlier logic are not reused
-MATCHER_VERSION = "2026.12-2"
+MATCHER_VERSION = "2026.12-3"
 _RULE_METHODS = {"manual", "exact_name", "normalized_name", "synonym", "structured", "tumour_site"}
 # confidence of a placement by a lookup that is exact by construction; learned placements carry the
 # calibrated probability, rule placements the precision measured per method on the CHIP-CDN
@@ -296,7 +297,8 @@ class DiagnosisStandardizer(AttributeRules, Guessing):
             return [
                 self._diagnosis(reviewed.target_code, "manual", source_text, None, None, normalized, reviewed)
             ]
-        core = self._copd_strip_re.sub("", self._risk_strip_re.sub("", normalized)).strip() or normalized
+        stripped = self._stage_strip_re.sub("", self._risk_strip_re.sub("", normalized))
+        core = self._copd_strip_re.sub("", stripped).strip() or normalized
         code, method = self._rule_code(raw, core)
         morph = self.structure.morphology_in(normalized)
         if code is not None and is_morphology(code):  # the text names a morphology: only an attribute
@@ -346,6 +348,8 @@ class DiagnosisStandardizer(AttributeRules, Guessing):
         if whole_q in self.structure.excluded:
             return [], []
         whole = self._match_part(whole_core if whole_q else text, text, guess=False)
+        if len(parts) > 1 and any(d.mapping_method == "tumour_site" for d in whole):
+            whole = []  # a site word in a field of several diagnoses names one of them, not the field
         if whole:
             whole = [replace(d, qualifier=whole_q) for d in whole] if whole_q else whole
             if all(d.icd10_category in self._chronic for d in whole):
@@ -378,8 +382,7 @@ class DiagnosisStandardizer(AttributeRules, Guessing):
             else:
                 unmapped.append(part)
         found = self._whole_text_learned(text, found, unmapped)
-        found.sort(key=lambda d: d.qualifier is not None)  # stable: plain diagnoses first
-        return found, unmapped
+        return in_reading_order(found), unmapped
 
     def _latin_phrases(self, parts: list[str]) -> list[str]:
         """Join consecutive Latin-word parts back into the longest phrase the rules place
@@ -462,8 +465,12 @@ class DiagnosisStandardizer(AttributeRules, Guessing):
                 # 高血压病史 with I10xx02: the code names the condition, the text says it is a history
                 principal = replace(principal, qualifier=same[0].qualifier)
             diagnoses.append(principal)
-            # the text's terms of the principal's category describe the same condition: not repeated
-            from_text = [d for d in from_text if d.icd10_category != principal.icd10_category]
+            # the text's terms of the principal's category describe the same condition: not repeated;
+            # nor does a diabetes with no type beside a typed one (糖尿病 + E11.900)
+            same_condition = {principal.icd10_category}
+            if principal.diabetes_type is not None:
+                same_condition.add(self._dm_untyped_category)
+            from_text = [d for d in from_text if d.icd10_category not in same_condition]
         diagnoses.extend(from_text)
         unique: list[Diagnosis] = []
         seen: set[str] = set()

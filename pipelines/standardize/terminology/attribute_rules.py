@@ -23,6 +23,7 @@ class AttributeRules:
         self._dm_type_res = [re.compile(p) for p in dm.get("type_patterns", [])]
         self._dm_typed_code = {str(k): v for k, v in (dm.get("typed_code") or {}).items()}
         self._dm_rest = {match_key(x) for x in dm.get("typed_rest", [])}
+        self._dm_untyped_category = dm.get("untyped_category")
         self._hyp_rest = {
             match_key(x)
             for x in pack.attributes["hypertension"].get("graded_rest", ["高血压", "原发性高血压"])
@@ -35,6 +36,7 @@ class AttributeRules:
         self._hyp_graded_code = {int(k): v for k, v in hyp["graded_code"].items()}
         self._risk_tiers = sorted(hyp["risk_tiers"].items(), key=lambda kv: -len(kv[0]))
         self._risk_strip_re = re.compile(hyp["risk_strip_pattern"])
+        self._stage_strip_re = re.compile(hyp.get("stage_strip_pattern") or r"(?!)")
         self._dm_types = sorted(attrs["diabetes"]["type_by_code_prefix"].items(), key=lambda kv: -len(kv[0]))
         copd = attrs["copd"]
         self._copd_categories = set(copd["categories"])

@@ -70,10 +70,7 @@ class Guessing:
         scored = self._learned_scored(normalize_text(text))
         if not scored or scored[0][2] < threshold:
             return found
-        parts = []
-        for part in split_diagnoses(normalize_text(text)) or [text]:
-            core, qualifier = self.structure.qualifier(part)
-            parts.append((part, core, qualifier, match_key(core)))
+        parts = self._parsed_parts(text)
         categories = {d.icd10_category for d in found}
         # a part that is, word for word, the name of a term (or a reviewed mapping) is explained
         # whole: the learned matcher adds nothing there (妊娠期高血压 is O13, not also I10)
@@ -88,8 +85,7 @@ class Guessing:
                 break
             if code is None or is_morphology(code) or icd10_category(code) in categories:
                 continue
-            key = match_key(name)
-            part, core, qualifier, part_key = max(parts, key=lambda x: fuzz.partial_ratio(key, x[3]))
+            part, core, qualifier, part_key = self._part_naming(parts, name)
             if qualifier in self.structure.excluded or not self._consistent(code, core) or part_key in named:
                 continue
             d = self._diagnosis(code, "learned", part, None, None, normalize_text(core), confidence=p)
@@ -98,6 +94,20 @@ class Guessing:
             if part in unmapped:
                 unmapped.remove(part)
         return out
+
+    def _parsed_parts(self, text: str) -> list[tuple[str, str, str | None, str]]:
+        """(part, core, qualifier, match key of the core) for each diagnosis of the field."""
+        parts = []
+        for part in split_diagnoses(normalize_text(text)) or [text]:
+            core, qualifier = self.structure.qualifier(part)
+            parts.append((part, core, qualifier, match_key(core)))
+        return parts
+
+    @staticmethod
+    def _part_naming(parts, name: str):
+        """The part of the field a term's name matches best (partial ratio)."""
+        key = match_key(name)
+        return max(parts, key=lambda x: fuzz.partial_ratio(key, x[3]))
 
     def suggestions_for(self, text: str, exclude: set[str] = frozenset()) -> tuple[dict, ...]:
         """Up to three ranked diagnosis codes (never a morphology code) for the quality team."""
@@ -159,11 +169,19 @@ class Guessing:
         from_code = [d for d in result.diagnoses if d.source_code is not None]
         have = {d.code for d in from_code}
         morphs = list(dict.fromkeys(c for c, _ in chosen if c and is_morphology(c)))
-        extra = [
-            self._diagnosis(c, "learned", text, None, None, normalized, confidence=p)
-            for c, p in chosen
-            if c and not is_morphology(c) and c not in have
-        ]
+        # each decision carries the qualifier of the part of the field it names (高血压病史 stays a
+        # history), and a denied / ruled-out part gives nothing (冠心病，否认糖尿病: no diabetes)
+        parts = self._parsed_parts(text)
+        extra = []
+        for c, p in chosen:
+            if not c or is_morphology(c) or c in have:
+                continue
+            qualifier = self._part_naming(parts, self.pack.names[c])[2]
+            if qualifier in self.structure.excluded:
+                continue
+            d = self._diagnosis(c, "learned", text, None, None, normalized, confidence=p)
+            extra.append(replace(d, qualifier=qualifier) if qualifier else d)
+        extra = in_reading_order(extra)
         if morphs and not any(is_neoplasm(d.icd10_category) for d in from_code + extra):
             # a morphology needs a tumour to sit on: the site the text names, when it names one
             site = self.structure.tumour_site(normalized)
@@ -180,6 +198,25 @@ class Guessing:
 def is_neoplasm(category: str | None) -> bool:
     """C00-D48: neoplasms, the diagnoses a morphology code can describe."""
     return bool(category) and (category[0] == "C" or (category[0] == "D" and category[1:3] <= "48"))
+
+
+def is_secondary_malignant(category: str | None) -> bool:
+    """C77-C79: secondary (metastatic) malignant neoplasms."""
+    return bool(category) and "C77" <= category <= "C79"
+
+
+def in_reading_order(diagnoses: list[Diagnosis]) -> list[Diagnosis]:
+    """Plain diagnoses before qualified ones (history, suspected ...), and a metastasis after the
+    primary tumour the field names with it (结肠癌肝转移: the colon cancer is the principal, not the
+    liver metastasis); otherwise the order is kept (the sort is stable)."""
+    primary = any(
+        d.icd10_category and d.icd10_category[0] == "C" and not is_secondary_malignant(d.icd10_category)
+        for d in diagnoses
+    )
+    return sorted(
+        diagnoses,
+        key=lambda d: (d.qualifier is not None, primary and is_secondary_malignant(d.icd10_category)),
+    )
 
 
 def attach_morphology(std, diagnoses: list[Diagnosis], morph: str | None) -> list[Diagnosis]:

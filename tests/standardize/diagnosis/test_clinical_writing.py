@@ -12,6 +12,9 @@ Written from the rules of clinical writing, not from the code's outputs:
 * a code with a text: the text's qualifier holds for the code's condition, and a text that denies
   the code's condition is a contradiction for the quality team, never a diagnosis;
 * English clinical terms, not only abbreviations, come from the curated synonym list;
+* a hypertension *stage* (期, the organ-damage 分期) is not a *grade* (级, by blood pressure);
+* a metastasis is not the principal diagnosis when the field names its primary tumour;
+* a diabetes with no type beside a code of a typed diabetes is the same condition, not a second;
 * a stray row of the term file whose code is no code is never matched or suggested.
 """
 
@@ -181,3 +184,59 @@ def test_no_stray_row_is_matched_or_suggested(std):
         result = std.standardize(text)
         assert all(d.code != "N" for d in result.diagnoses)
         assert all(s["code"] != "N" for s in result.suggestions)
+
+
+# ----------------------------------------------------------------------------------- stage vs grade
+@pytest.mark.parametrize("text", ["高血压Ⅰ期", "高血压病Ⅱ期", "高血压3期", "高血压病(Ⅲ期)", "高血压病二期"])
+def test_a_hypertension_stage_is_not_a_grade(std, text):
+    d = std.standardize(text).diagnoses
+    assert [(x.icd10_category, x.hypertension_grade) for x in d] == [("I10", None)], text
+    assert d[0].code not in {"I10xx03", "I10xx04", "I10xx05"}  # the graded codes
+
+
+def test_a_grade_still_reads_as_a_grade_beside_a_stage_word_elsewhere(std):
+    d = std.standardize("高血压2级，肺癌IV期").diagnoses
+    assert d[0].code == "I10xx04" and d[0].hypertension_grade == 2
+    # each part by its own rule: the site word 肺 names the second diagnosis, not the whole field
+    assert [(x.icd10_category, x.mapping_method) for x in d] == [
+        ("I10", "exact_name"),
+        ("C34", "tumour_site"),
+    ]
+
+
+# ----------------------------------------------------------------------------------- metastasis
+@pytest.mark.parametrize(
+    "text,primary", [("结肠癌肝转移", "C18"), ("肺癌伴骨转移", "C34"), ("乳腺癌，肺转移", "C50")]
+)
+def test_the_primary_tumour_is_principal_before_its_metastasis(std, text, primary):
+    result = std.standardize(text)
+    idx = std.principal_index(result.diagnoses)
+    assert result.diagnoses[idx].icd10_category == primary, text
+
+
+# ----------------------------------------------------------------------------------- one diabetes
+def test_untyped_diabetes_text_beside_a_typed_code_is_one_diagnosis(std):
+    d = std.standardize("糖尿病", "E11.900").diagnoses
+    assert [(x.icd10_category, x.diabetes_type) for x in d] == [("E11", "2")]
+
+
+# ----------------------------------------------------------------------------------- best guess
+@pytest.mark.parametrize(
+    "text,category,qualifier",
+    [("高血压病史", "I10", "history"), ("肺炎?", "J18", "suspected"), ("脑梗死待查", "I63", "suspected")],
+)
+def test_best_guess_keeps_the_qualifier_of_the_part_it_names(std, text, category, qualifier):
+    d = std.standardize(text, best_guess=True).diagnoses
+    assert (category, qualifier) in [(x.icd10_category, x.qualifier) for x in d], text
+    assert all(x.qualifier == qualifier for x in d if x.icd10_category == category)
+
+
+def test_best_guess_gives_nothing_for_a_denied_part(std):
+    d = std.standardize("冠心病，否认糖尿病", best_guess=True).diagnoses
+    assert "I25" in [x.icd10_category for x in d]
+    assert not any(x.icd10_category and x.icd10_category.startswith("E1") for x in d)
+
+
+def test_best_guess_puts_the_primary_before_its_metastasis(std):
+    d = std.standardize("结肠癌肝转移", best_guess=True).diagnoses
+    assert d[std.principal_index(d)].icd10_category == "C18"

@@ -249,7 +249,7 @@ def test_teammate_variants_of_chronic_conditions(std):
     expected = {
         "HBP1级": "I10xx03",
         "高血压2": "I10xx04",
-        "高血压病I期": "I10xx03",
+        "Ⅰ级高血压": "I10xx03",
         "慢性阻塞性肺气肿": "J44.901",
         "慢性阻塞性肺疾病急性发作": "J44.101",
         "AECOPD": "J44.101",
