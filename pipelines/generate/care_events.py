@@ -34,10 +34,10 @@ def followup_rows(ctx, rng, wkey, res, inst, dt, ftype, doctor, referral_id) -> 
 
 
 def chronic_followups(ctx: Ctx, rng, wkey, start, n_days) -> dict:
-    fp = ctx.params["followups"]
+    followups = ctx.params["followups"]
     r = ctx.region.res
     managed = np.flatnonzero(r["signed"] & (r["cond"][:, 0] | r["cond"][:, 1]))
-    interval = int(fp["interval_days"])
+    interval = int(followups["interval_days"])
     day0 = int((start - ctx.period_start).astype(np.int64))
     off = r["followup_offset"][managed]
     parts_res, parts_day = [], []
@@ -49,7 +49,7 @@ def chronic_followups(ctx: Ctx, rng, wkey, start, n_days) -> dict:
         parts_day.append(absd[m] - day0)
     res = np.concatenate(parts_res)
     day = np.concatenate(parts_day)
-    done = rng.random(len(res)) < fp["done_share"]
+    done = rng.random(len(res)) < followups["done_share"]
     res, day = res[done], day[done]
     order = np.lexsort((res, day))
     res, day = res[order], day[order]

@@ -190,7 +190,7 @@ def build_snapshot(
                     con.execute(f'drop table {dst_schema}."{t}"')
             for t in wanted:
                 key = f"{src_schema}.{t}"
-                fp = _fingerprint(con, "wh", src_schema, t, before.get(key))
+                fingerprint = _fingerprint(con, "wh", src_schema, t, before.get(key))
                 outputs = [f"{dst_schema}.{t}", f"{RESTRICTED_SCHEMA}.{t}"]
                 present = [
                     o for o in outputs if o.split(".", 1)[1] in tables_in(con, here, o.split(".", 1)[0])
@@ -198,7 +198,10 @@ def build_snapshot(
                 # a snapshot of an older layout may hold a row-level table in marts: copy it again
                 stale_layout = t.startswith(ROW_LEVEL_PREFIX) and f"marts.{t}" in present
                 unchanged = (
-                    before.get(key) == fp and not fp.endswith("|") and bool(present) and not stale_layout
+                    before.get(key) == fingerprint
+                    and not fingerprint.endswith("|")
+                    and bool(present)
+                    and not stale_layout
                 )
                 if unchanged:
                     written = present
@@ -207,7 +210,7 @@ def build_snapshot(
                         schema, name = o.split(".", 1)
                         con.execute(f'drop table {schema}."{name}"')
                     written = _copy_table(con, src_schema, dst_schema, t)
-                fingerprints.append((key, fp, not unchanged))
+                fingerprints.append((key, fingerprint, not unchanged))
                 for w in written:
                     schema, name = w.split(".", 1)
                     counts[w] = con.execute(f'select count(*) from {schema}."{name}"').fetchone()[0]
