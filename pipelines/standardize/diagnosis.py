@@ -60,6 +60,12 @@ _CONNECTOR_RE = re.compile(r"(?:合并|伴有|伴|并发|并|及|和)")
 # a part of Latin words (split on spaces): consecutive ones are tried as one phrase (type 2 diabetes)
 _LATIN_WORD_RE = re.compile(r"^[a-z0-9][a-z0-9'\-]*$")
 _LONGEST_LATIN_PHRASE = 6
+# a code written beside the name in the text field (高血压I10xx05, 2型糖尿病(E11.900), I10.x00x032 高血压)
+_EMBEDDED_CODE_RE = re.compile(
+    r"(?<![A-Za-z0-9])[A-Za-z][0-9]{2}(?:\.[0-9A-Za-z]+|[xX]{2}[0-9]+)(?:[+*][A-Za-z0-9.*]*)?(?![A-Za-z0-9])"
+)  # with its subcategory part: a bare T12 / B12 in a text is a vertebra or a vitamin, not a code
+# a modifier written in brackets after its condition: 房颤(阵发性) is 阵发性房颤
+_BRACKETED_MODIFIER_RE = re.compile(r"^(.+?)\(([^()]{1,6}[性型])\)$")
 # bumped with every change of the matching logic, so results cached by an earlier logic are not reused
 MATCHER_VERSION = "2026.12-3"
 _RULE_METHODS = {"manual", "exact_name", "normalized_name", "synonym", "structured", "tumour_site"}
@@ -286,6 +292,11 @@ class DiagnosisStandardizer(AttributeRules, Guessing):
         code = self._graded_hypertension(expanded) or self._typed_diabetes(expanded)
         if code:
             return code, "structured"
+        m = _BRACKETED_MODIFIER_RE.match(core)
+        if m:
+            code, method = self._rule_code(raw, m.group(2) + m.group(1))
+            if code:
+                return code, method if method == "structured" else "normalized_name"
         return None, None
 
     def _match_part(self, raw: str, source_text: str, guess: bool = True) -> list[Diagnosis]:
@@ -384,6 +395,24 @@ class DiagnosisStandardizer(AttributeRules, Guessing):
         found = self._whole_text_learned(text, found, unmapped)
         return in_reading_order(found), unmapped
 
+    def _embedded_code(self, text: str) -> tuple[str, str]:
+        """(text, code) when the text field holds one diagnosis name and one code of a known system
+        beside it (``高血压I10xx05``, ``2型糖尿病（E11.900）``); the names without the codes when it
+        holds several; else (text, "")."""
+        codes = [m for m in _EMBEDDED_CODE_RE.finditer(text) if self._looks_like_code(m.group(0))]
+        if not codes:
+            return text, ""
+        rest = text
+        for m in reversed(codes):
+            rest = rest[: m.start()] + rest[m.end() :]
+        rest = re.sub(r"[\(（\[【]\s*[\)）\]】]", "", rest).strip(" :：,，;；-")
+        if not match_key(rest):
+            return text, ""
+        if len(codes) > 1 or len(split_diagnoses(normalize_text(rest))) != 1:
+            # several names or codes: which code is for which name is unknown, the names are the evidence
+            return rest, ""
+        return rest, codes[0].group(0)
+
     def _latin_phrases(self, parts: list[str]) -> list[str]:
         """Join consecutive Latin-word parts back into the longest phrase the rules place
         (``type``, ``2``, ``diabetes`` -> ``type 2 diabetes``); other parts are unchanged."""
@@ -420,6 +449,8 @@ class DiagnosisStandardizer(AttributeRules, Guessing):
         label = text if text is not None else (code or "")
         if text_in and not code_in and self._looks_like_code(text_in):
             text_in, code_in = "", text_in
+        elif text_in and not code_in:
+            text_in, code_in = self._embedded_code(text_in)
         if code_in:
             reviewed = self.reviewed.get((match_key(text_in) if text_in else "", clean_code(code_in)))
             if reviewed:

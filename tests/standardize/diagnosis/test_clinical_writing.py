@@ -240,3 +240,66 @@ def test_best_guess_gives_nothing_for_a_denied_part(std):
 def test_best_guess_puts_the_primary_before_its_metastasis(std):
     d = std.standardize("结肠癌肝转移", best_guess=True).diagnoses
     assert d[std.principal_index(d)].icd10_category == "C18"
+
+
+# ----------------------------------------------------------------------------------- more clinical forms
+@pytest.mark.parametrize(
+    "text,category", [("乳腺癌术后化疗", "C50"), ("直肠癌根治术后", "C20"), ("肺癌术后放疗", "C34")]
+)
+def test_treatment_after_surgery_is_still_post_operative(std, text, category):
+    d = std.standardize(text).diagnoses[0]
+    assert (d.icd10_category, d.qualifier) == (category, "post_operative"), text
+
+
+def test_a_nyha_class_written_after_the_condition_is_its_heart_function_term(std):
+    result = std.standardize("慢性心力衰竭 NYHA III级")
+    assert [d.icd10_category for d in result.diagnoses] == ["I50", "I50"]
+    assert "心功能III级" in result.diagnoses[1].name and result.unmapped_parts == ()
+
+
+@pytest.mark.parametrize(
+    "text,category,dtype",
+    [("糖尿病肾病", "E14", None), ("2型糖尿病肾病", "E11", "2"), ("1型糖尿病肾病", "E10", "1")],
+)
+def test_diabetic_kidney_disease_without_the_linking_character(std, text, category, dtype):
+    d = std.standardize(text).diagnoses
+    assert [(x.icd10_category, x.diabetes_type) for x in d] == [(category, dtype)], text
+    assert "肾病" in d[0].name
+
+
+# ----------------------------------------------------------------------------------- codes in the text
+@pytest.mark.parametrize(
+    "text,code",
+    [
+        ("高血压I10xx05", "I10xx05"),  # v601 code glued to the name
+        ("2型糖尿病（E11.900）", "E11.901"),  # insurance 2.0 code in brackets, through the crosswalk
+        ("I10.x00x032 高血压", "I10xx05"),  # national clinical 2.0 code first: its grade is kept
+    ],
+)
+def test_a_code_written_beside_the_name_is_read_as_the_code(std, text, code):
+    d = std.standardize(text).diagnoses
+    assert [x.code for x in d] == [code], text
+    assert d[0].source_code is not None
+
+
+def test_codes_beside_several_names_leave_the_names_as_the_evidence(std):
+    d = std.standardize("2型糖尿病（E11.900），高血压").diagnoses
+    assert [x.icd10_category for x in d] == ["E11", "I10"]
+
+
+@pytest.mark.parametrize("text", ["T12椎体压缩性骨折", "T11、T12椎体骨折", "维生素B12缺乏"])
+def test_a_vertebra_or_a_vitamin_is_not_a_code(std, text):
+    # T12 is a thoracic vertebra and B12 a vitamin; as codes they would be T12 (leg fracture), B12
+    assert all(x.icd10_category not in {"T12", "B12"} for x in std.standardize(text).diagnoses)
+
+
+@pytest.mark.parametrize(
+    "text,name",
+    [
+        ("房颤（阵发性）", "阵发性心房颤动"),
+        ("心房颤动(持续性)", "持续性心房颤动"),
+        ("糖尿病(2型)", "2型糖尿病"),
+    ],
+)
+def test_a_modifier_in_brackets_after_its_condition(std, text, name):
+    assert [x.name for x in std.standardize(text).diagnoses] == [name], text
