@@ -45,6 +45,7 @@ from pipelines.standardize.terminology.reviewed import (
     load_reviewed_mappings,
 )
 from pipelines.standardize.terminology.structure import Structure, principal_index
+from pipelines.standardize.terminology.text_forms import TextForms
 
 # the public names of the standardizer (importable from here as before the split into modules)
 __all__ = [
@@ -57,13 +58,6 @@ __all__ = [
 ]
 
 _CONNECTOR_RE = re.compile(r"(?:合并|伴有|伴|并发|并|及|和)")
-# a part of Latin words (split on spaces): consecutive ones are tried as one phrase (type 2 diabetes)
-_LATIN_WORD_RE = re.compile(r"^[a-z0-9][a-z0-9'\-]*$")
-_LONGEST_LATIN_PHRASE = 6
-# a code written beside the name in the text field (高血压I10xx05, 2型糖尿病(E11.900), I10.x00x032 高血压)
-_EMBEDDED_CODE_RE = re.compile(
-    r"(?<![A-Za-z0-9])[A-Za-z][0-9]{2}(?:\.[0-9A-Za-z]+|[xX]{2}[0-9]+)(?:[+*][A-Za-z0-9.*]*)?(?![A-Za-z0-9])"
-)  # with its subcategory part: a bare T12 / B12 in a text is a vertebra or a vitamin, not a code
 # a modifier written in brackets after its condition: 房颤(阵发性) is 阵发性房颤
 _BRACKETED_MODIFIER_RE = re.compile(r"^(.+?)\(([^()]{1,6}[性型])\)$")
 # bumped with every change of the matching logic, so results cached by an earlier logic are not reused
@@ -87,7 +81,7 @@ DEFAULT_METHOD_CONFIDENCE = {
 _PLAIN_RE = re.compile(r"[\s\W_]+")
 
 
-class DiagnosisStandardizer(AttributeRules, Guessing):
+class DiagnosisStandardizer(AttributeRules, Guessing, TextForms):
     """Maps (text, code) pairs to the terminology pack. Thread-safe for reading; results are cached."""
 
     _default_lock = threading.Lock()
@@ -394,54 +388,6 @@ class DiagnosisStandardizer(AttributeRules, Guessing):
                 unmapped.append(part)
         found = self._whole_text_learned(text, found, unmapped)
         return in_reading_order(found), unmapped
-
-    def _embedded_code(self, text: str) -> tuple[str, str]:
-        """(text, code) when the text field holds one diagnosis name and one code of a known system
-        beside it (``高血压I10xx05``, ``2型糖尿病（E11.900）``); the names without the codes when it
-        holds several; else (text, "")."""
-        codes = [m for m in _EMBEDDED_CODE_RE.finditer(text) if self._looks_like_code(m.group(0))]
-        if not codes:
-            return text, ""
-        rest = text
-        for m in reversed(codes):
-            rest = rest[: m.start()] + rest[m.end() :]
-        rest = re.sub(r"[\(（\[【]\s*[\)）\]】]", "", rest).strip(" :：,，;；-")
-        if not match_key(rest):
-            return text, ""
-        if len(codes) > 1 or len(split_diagnoses(normalize_text(rest))) != 1:
-            # several names or codes: which code is for which name is unknown, the names are the evidence
-            return rest, ""
-        return rest, codes[0].group(0)
-
-    def _latin_phrases(self, parts: list[str]) -> list[str]:
-        """Join consecutive Latin-word parts back into the longest phrase the rules place
-        (``type``, ``2``, ``diabetes`` -> ``type 2 diabetes``); other parts are unchanged."""
-        out: list[str] = []
-        i = 0
-        while i < len(parts):
-            joined = None
-            if _LATIN_WORD_RE.match(parts[i]):
-                last = min(len(parts), i + _LONGEST_LATIN_PHRASE)
-                for j in range(last, i + 1, -1):
-                    if all(_LATIN_WORD_RE.match(p) for p in parts[i:j]):
-                        phrase = " ".join(parts[i:j])
-                        if self._rule_code(phrase, phrase)[0]:
-                            joined = (phrase, j)
-                            break
-            if joined:
-                out.append(joined[0])
-                i = joined[1]
-            else:
-                out.append(parts[i])
-                i += 1
-        return out
-
-    def _excluded_categories(self, text: str) -> set[str]:
-        """ICD-10 categories a denied / ruled-out text names (否认高血压 -> {I10}); empty otherwise."""
-        core, qualifier = self.structure.qualifier(text)
-        if qualifier not in self.structure.excluded:
-            return set()
-        return {d.icd10_category for d in self._match_part(core, text, guess=False) if d.icd10_category}
 
     def _standardize(self, text: str | None, code: str | None) -> DiagnosisResult:
         text_in = text.strip() if text else ""
