@@ -15,7 +15,8 @@
 
 Reported on the held-back part (micro precision / recall / F1; per record, the predicted set of
 standard names against the gold set, as the CHIP-CDN task defines it; a tumour's morphology name
-counts as a predicted name, as CHIP-CDN lists morphology terms among the gold names):
+counts as a predicted name, as CHIP-CDN lists morphology terms among the gold names; a name is
+compared without the CSV quotes the label file puts around a name that has a comma):
 
 * ``benchmark``: the learned matcher alone with the tuned thresholds;
 * ``pipeline`` (safe mode): what ``DiagnosisStandardizer`` outputs by default (CLI, warehouse);
@@ -48,7 +49,15 @@ RERANKER_PARAMS = dict(
 )
 
 
+def canonical_name(name: str) -> str:
+    """A standard name as the terminology spells it: CHIP-CDN's label file writes a name that has a
+    comma in CSV quotes (``"下肢未特指的损伤,水平未特指"``), the pack (v601) without them."""
+    return name[1:-1] if len(name) > 1 and name[0] == name[-1] == '"' else name
+
+
 def micro_prf(pred: list[set[str]], gold: list[set[str]]) -> dict:
+    pred = [{canonical_name(n) for n in p} for p in pred]
+    gold = [{canonical_name(n) for n in g} for g in gold]
     tp = sum(len(p & g) for p, g in zip(pred, gold, strict=True))
     n_pred = sum(len(p) for p in pred)
     n_gold = sum(len(g) for g in gold)

@@ -61,7 +61,7 @@ _CONNECTOR_RE = re.compile(r"(?:合并|伴有|伴|并发|并|及|和)")
 # a modifier written in brackets after its condition: 房颤(阵发性) is 阵发性房颤
 _BRACKETED_MODIFIER_RE = re.compile(r"^(.+?)\(([^()]{1,6}[性型])\)$")
 # bumped with every change of the matching logic, so results cached by an earlier logic are not reused
-MATCHER_VERSION = "2026.12-3"
+MATCHER_VERSION = "2026.12-4"
 _RULE_METHODS = {"manual", "exact_name", "normalized_name", "synonym", "structured", "tumour_site"}
 # confidence of a placement by a lookup that is exact by construction; learned placements carry the
 # calibrated probability, rule placements the precision measured per method on the CHIP-CDN
@@ -204,6 +204,8 @@ class DiagnosisStandardizer(AttributeRules, Guessing, TextForms):
     ) -> Diagnosis:
         if is_morphology(code):  # never a diagnosis: callers convert; this is the last guard
             raise ValueError(f"morphology code {code} cannot be a diagnosis")
+        if source_code is None and reviewed is None:
+            code = self.pack.codable(code)  # a category read from text -> its unspecified subdivision
         category = icd10_category(code)
         hyp_grade = self._hyp_grade_codes.get(code)
         risk = None
@@ -302,8 +304,12 @@ class DiagnosisStandardizer(AttributeRules, Guessing, TextForms):
             return [
                 self._diagnosis(reviewed.target_code, "manual", source_text, None, None, normalized, reviewed)
             ]
+        # risk / stage / GOLD wording is read, then removed before matching - unless the text is a
+        # name as written (高危妊娠监督, 唐氏高危: the risk is the diagnosis)
         stripped = self._stage_strip_re.sub("", self._risk_strip_re.sub("", normalized))
         core = self._copd_strip_re.sub("", stripped).strip() or normalized
+        if core != normalized and self.pack.find_name(normalized):
+            core = normalized
         code, method = self._rule_code(raw, core)
         morph = self.structure.morphology_in(normalized)
         if code is not None and is_morphology(code):  # the text names a morphology: only an attribute
@@ -371,7 +377,15 @@ class DiagnosisStandardizer(AttributeRules, Guessing, TextForms):
             unplaced: list[str] = [part]
             if not diags:
                 pieces = [p for p in _CONNECTOR_RE.split(core) if p.strip()]
-                sub = [self._match_part(p, source, guess=False) for p in pieces] if len(pieces) > 1 else []
+                combined = self._combination(pieces)
+                if combined:
+                    diags = [
+                        self._diagnosis(combined, "normalized_name", source, None, None, normalize_text(core))
+                    ]
+                sub = [
+                    [] if self._is_complication(p) else self._match_part(p, source, guess=False)
+                    for p in (pieces if len(pieces) > 1 and not combined else [])
+                ]
                 if sub and all(sub):
                     diags = [d for ds in sub for d in ds]
                 if not diags:
@@ -387,6 +401,9 @@ class DiagnosisStandardizer(AttributeRules, Guessing, TextForms):
             else:
                 unmapped.append(part)
         found = self._whole_text_learned(text, found, unmapped)
+        if any(self._is_complication(p) for part in parts for p in _CONNECTOR_RE.split(part)[1:]):
+            # 足部软组织损伤伴感染: a learned 感染 alone is not a diagnosis beside 足软组织感染
+            found = [d for d in found if not self._is_complication(d.name)]
         return in_reading_order(found), unmapped
 
     def _standardize(self, text: str | None, code: str | None) -> DiagnosisResult:

@@ -6,6 +6,7 @@ morphology found here goes onto the tumour diagnosis beside it."""
 from __future__ import annotations
 
 from dataclasses import replace
+from difflib import SequenceMatcher
 
 from rapidfuzz import fuzz, process
 
@@ -144,9 +145,17 @@ class Guessing:
         if not best:
             return None
         code = self.pack.name_index[best[0]]
-        if is_morphology(code) or not self._consistent(code, core):
+        if is_morphology(code) or not self._consistent(code, core) or not self._spelling_only(key, best[0]):
             return None
         return self._diagnosis(code, "fuzzy", source_text, None, None, normalized)
+
+    def _spelling_only(self, key: str, name_key: str) -> bool:
+        """Every character the fuzzy match adds or drops is neutral (``fuzzy_neutral_characters``)."""
+        neutral = self.pack.attributes.get("fuzzy_neutral_characters", "")
+        for op, a0, a1, b0, b1 in SequenceMatcher(None, key, name_key, autojunk=False).get_opcodes():
+            if op != "equal" and not set(key[a0:a1] + name_key[b0:b1]) <= set(neutral):
+                return False
+        return True
 
     def _add_best_guess(self, result: DiagnosisResult, text: str | None) -> DiagnosisResult:
         """Best-guess mode: the learned matcher's tuned decision on the whole text (benchmark mode:
@@ -185,6 +194,8 @@ class Guessing:
         if morphs and not any(is_neoplasm(d.icd10_category) for d in from_code + extra):
             # a morphology needs a tumour to sit on: the site the text names, when it names one
             site = self.structure.tumour_site(normalized)
+            if site is None and all(m.endswith("/0") for m in morphs):  # benign: 胃平滑肌瘤 -> 胃良性肿瘤
+                site = self.structure.benign_site(normalized)
             if site is not None and site not in have:
                 extra.append(self._diagnosis(site, "tumour_site", text, None, None, normalized))
         if not extra:

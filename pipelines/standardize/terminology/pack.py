@@ -75,6 +75,7 @@ class TerminologyPack:
     skipped_terms: tuple[str, ...] = ()  # rows of the term table whose code is not code-shaped
     _synonym_re: re.Pattern | None = field(default=None, repr=False)
     _synonym_map: dict[str, str] = field(default_factory=dict, repr=False)
+    _codable: dict[str, str] | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -197,6 +198,25 @@ class TerminologyPack:
 
     def category_code(self, category: str) -> str | None:
         return self.names.get(category) and category
+
+    def codable(self, code: str) -> str:
+        """A 3-character category that has subdivisions is not a codable diagnosis (ICD-10 codes to
+        the 4th character): a name of the category (``哮喘`` J45, ``非胰岛素依赖型糖尿病`` E11) stands
+        for its unspecified subdivision ``.9`` - the national edition's first leaf of it when there
+        is one (J45.901 支气管哮喘, E11.901 2型糖尿病). Any other code is returned as it is."""
+        if len(code) != 3 or not code[0].isalpha():
+            return code
+        if self._codable is None:
+            leaves: dict[str, str] = {}
+            for c in sorted(self.names):
+                if len(c) > 5 and c[3:5] == ".9" and not is_morphology(c) and c[:3] not in leaves:
+                    leaves[c[:3]] = c  # the first leaf of .9
+            self._codable = {
+                cat: leaves.get(cat) or (cat + ".9" if cat + ".9" in self.names else cat)
+                for cat in self.names
+                if len(cat) == 3
+            }
+        return self._codable.get(code, code)
 
 
 def _preferred_index(names: dict[str, str], key_fn) -> dict[str, str]:

@@ -84,7 +84,11 @@ class Structure:
         self.tumour_version = str(cfg.get("version", ""))
         self._malignant = re.compile(cfg["malignant_pattern"]) if cfg.get("malignant_pattern") else None
         self._exclude = re.compile(cfg["exclude_pattern"]) if cfg.get("exclude_pattern") else None
+        # leukaemia (pattern, code) lists: FAB subtypes first, lineages when nothing more specific
+        self.subtypes = self._patterns(cfg, "subtype_patterns")
+        self.lineages = self._patterns(cfg, "lineage_patterns")
         self.sites: list[tuple[str, str]] = []  # (site word key, code), longest first
+        self._site_kind: dict[str, str] = {}  # malignant (an organ) | condition | skin_condition | skin
         if cfg.get("sites"):
             with (directory / cfg["sites"]).open(encoding="utf-8", newline="") as fh:
                 for line_no, row in enumerate(csv.DictReader(fh), start=2):
@@ -94,6 +98,7 @@ class Structure:
                             f"{cfg['sites']}:{line_no}: {code!r} is not a diagnosis code of the pack"
                         )
                     self.sites.append((match_key(row["site_word"]), code))
+                    self._site_kind[match_key(row["site_word"])] = (row.get("kind") or "malignant").strip()
         self.sites.sort(key=lambda s: -len(s[0]))
         self._site_code = dict(self.sites)
         # morphology names of the pack (M-codes), longest first, plus spellings from tumour.yaml
@@ -106,14 +111,19 @@ class Structure:
             if code:
                 morph.setdefault(match_key(spelling), code)
         self.morphology = sorted(morph.items(), key=lambda kv: -len(kv[0]))
+        # names that are only a morphology (no diagnosis term has that name): 子宫内膜样腺癌 names a
+        # cell type, its 子宫内膜 is no site when the text names another (右卵巢…子宫内膜样腺癌)
+        self._morphology_only = [
+            k for k, c in self.morphology if len(k) >= 3 and is_morphology(pack.find_name(k) or c)
+        ]
 
     # ------------------------------------------------------------------ qualifiers
     def qualifier(self, text: str) -> tuple[str, str | None]:
         """(core text, qualifier or None). Prefix/suffix markers are removed until none is left; a
         marker that excludes the diagnosis (``keeps_diagnosis = no``: 否认, 排除 ...) names the
         qualifier whatever else is written (``否认糖尿病史`` is denied, not a history), otherwise the
-        first one found does. A marker that would leave nothing is not removed, nor a prefix of a text
-        that is itself a name of the pack."""
+        first one found does. A marker that would leave nothing is not removed, nor any marker of a
+        text that is itself a name of the pack."""
         core = normalize_text(text).strip()
         found: list[str] = []
         changed = True
@@ -123,9 +133,9 @@ class Structure:
                 m = rule.pattern.search(core)
                 if not m:
                     continue
-                if rule.position == "prefix" and self.pack.find_name(core):
-                    continue  # a name of the pack keeps its first word (无菌性脑膜炎, 可疑...)
                 rest = (core[: m.start()] + core[m.end() :]).strip(" :-,")
+                if match_key(rest) != match_key(core) and self.pack.find_name(core):
+                    continue  # a name of the pack keeps its words (无菌性脑膜炎; 恶性肿瘤个人史 is Z85)
                 if len(match_key(rest)) < 2:
                     continue
                 core = rest
@@ -152,12 +162,24 @@ class Structure:
         key = match_key(normalized)
         site = self._site_match(key)
         if site is not None:
-            pos, site_key = site
-            key = key[:pos] + " " + key[pos + len(site_key) :]
+            # the site word and every site word overlapping it (右乳腺癌: 右乳 and 乳腺) are taken out,
+            # not the malignant word a short form carries (乳癌 leaves 癌)
+            start, end = self._site_span(*site)
+            for site_key, _code in self.sites:
+                pos = key.find(site_key)
+                if pos >= 0:
+                    a, b = self._site_span(pos, site_key)
+                    if a < end and b > start:
+                        start, end = min(start, a), max(end, b)
+            key = key[:start] + " " + key[end:]
         for name_key, code in self.morphology:
             if name_key and name_key in key:
                 return code
         return None
+
+    def _site_span(self, pos: int, site_key: str) -> tuple[int, int]:
+        m = self._malignant.search(site_key) if self._malignant else None
+        return pos, pos + (m.start() if m and m.start() > 0 else len(site_key))
 
     def tumour_site(self, normalized: str) -> str | None:
         """The site's C code for a malignant-tumour text, or None (not a tumour text, excluded
@@ -170,7 +192,40 @@ class Structure:
         site = self._site_match(key)
         if site is None:
             return None
-        return self._specific_site(key, *site) or self._site_code[site[1]]
+        subtype = next((code for pattern, code in self.subtypes if pattern.search(normalized)), None)
+        specific = subtype or self._specific_site(key, *site)
+        if specific is None:
+            specific = next((code for pattern, code in self.lineages if pattern.search(normalized)), None)
+        return specific or self._site_code[site[1]]
+
+    def benign_site(self, normalized: str) -> str | None:
+        """The site's benign-neoplasm code (D10-D36) for a text naming a site (``胃平滑肌瘤`` ->
+        D13.1 胃良性肿瘤): the pack's ``<site words>良性肿瘤`` term, most specific first; None when the
+        pack has none. For a benign morphology (ICD-O behaviour /0) that needs a diagnosis to sit on."""
+        key = match_key(normalized)
+        site = self._site_match(key)
+        if site is None:
+            return None
+        pos, site_key = site
+        best: tuple[int, str] | None = None
+        for start in range(max(0, pos - 8), pos + 1):
+            for end in range(pos + len(site_key), min(len(key), pos + len(site_key) + 4) + 1):
+                code = self.pack.find_name(key[start:end] + "良性肿瘤")
+                if code and code[0] == "D" and (best is None or end - start > best[0]):
+                    best = (end - start, code)
+        if best:
+            return best[1]
+        code = self.pack.find_name(self.pack.names[self._site_code[site_key]].replace("恶性肿瘤", "良性肿瘤"))
+        return code if code and code[0] == "D" else None
+
+    def _patterns(self, cfg: dict, key: str) -> list[tuple[re.Pattern, str]]:
+        out = []
+        for i, rule in enumerate(cfg.get(key) or []):
+            code = str(rule["code"])
+            if code not in self.pack.names or is_morphology(code):
+                raise ValueError(f"tumour.yaml {key}[{i}]: {code!r} is not a diagnosis code of the pack")
+            out.append((re.compile(rule["pattern"]), code))
+        return out
 
     def _specific_site(self, key: str, pos: int, site_key: str) -> str | None:
         """The most specific pack term ``<words around the site>恶性肿瘤`` the text names: laterality
@@ -192,12 +247,31 @@ class Structure:
         return best[1] if best else None
 
     def _site_match(self, key: str) -> tuple[int, str] | None:
-        """(position, site word) of the longest site word in the key (the earliest among equals)."""
-        best: tuple[int, int, str] | None = None  # (-length, position, site word)
+        """(position, site word) of the longest site word in the key (the earliest among equals).
+        A site word inside a name that is only a morphology (``子宫内膜样腺癌``) counts only when no
+        other site word is written; a ``skin_condition`` word (黑色素瘤: C43 is melanoma of the skin)
+        yields to an organ named beside it (``宫颈恶性黑色素瘤`` is a cervix tumour, melanoma its
+        morphology)."""
+        spans = [(pos, pos + len(k)) for k in self._morphology_only if (pos := key.find(k)) >= 0]
+        found: list[tuple[int, int, str]] = []  # (-length, position, site word)
+        inside: list[tuple[int, int, str]] = []
         for site_key, _code in self.sites:
             pos = key.find(site_key)
-            if pos >= 0:
-                cand = (-len(site_key), pos, site_key)
-                if best is None or cand < best:
-                    best = cand
-        return (best[1], best[2]) if best else None
+            if pos < 0:
+                continue
+            covered = any(a <= pos and pos + len(site_key) <= b for a, b in spans)
+            (inside if covered else found).append((-len(site_key), pos, site_key))
+        found = found or inside
+        if not found:
+            return None
+        best = min(found)
+        if self._site_kind.get(best[2]) == "skin_condition":
+            lo, hi = best[1], best[1] - best[0]
+            organs = [
+                f
+                for f in found
+                if self._site_kind.get(f[2]) == "malignant" and (f[1] - f[0] <= lo or f[1] >= hi)
+            ]
+            if organs:
+                best = min(organs)
+        return best[1], best[2]

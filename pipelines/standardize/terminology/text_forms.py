@@ -1,5 +1,5 @@
 """How clinicians write around the diagnosis names: codes beside a name, English phrases split on
-spaces, negated texts. A mixin of ``DiagnosisStandardizer`` (it uses the pack, the structure parser and
+spaces, negated texts, a condition with its complication (``支气管扩张伴感染``). A mixin of ``DiagnosisStandardizer`` (it uses the pack, the structure parser and
 the rule placements of the standardizer)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from pipelines.standardize.terminology.normalize import match_key, normalize_text, split_diagnoses
+from pipelines.standardize.terminology.pack import is_morphology
 
 # a part of Latin words (split on spaces): consecutive ones are tried as one phrase (type 2 diabetes)
 _LATIN_WORD_RE = re.compile(r"^[a-z0-9][a-z0-9'\-]*$")
@@ -65,3 +66,22 @@ class TextForms:
         if qualifier not in self.structure.excluded:
             return set()
         return {d.icd10_category for d in self._match_part(core, text, guess=False) if d.icd10_category}
+
+    def _combination(self, pieces: list[str]) -> str | None:
+        """The pack's one term for a condition and its complication written with a connector
+        (``急性化脓性胆管炎伴胆总管结石`` -> K80.301 胆总管结石伴急性化脓性胆管炎), either order."""
+        if len(pieces) != 2:
+            return None
+        a, b = (p.strip() for p in pieces)
+        for name in (a + "伴" + b, a + "合并" + b, b + "伴" + a, "未特指的" + a + "伴" + b):
+            for candidate in (name, self.pack.apply_synonyms(name)):
+                code = self.pack.find_name(candidate)
+                if code and not is_morphology(code):
+                    return code
+        return None
+
+    def _is_complication(self, piece: str) -> bool:
+        """A generic complication after a connector (``并感染``, ``伴出血``): a state of the condition
+        before it, no diagnosis of its own (``complication_words`` in attributes.yaml)."""
+        words = self.pack.attributes.get("complication_words") or ()
+        return match_key(piece) in {match_key(w) for w in words}

@@ -19,6 +19,14 @@ def test_micro_prf_hand_checked():
     assert m["f1"] == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
 
 
+def test_a_name_in_csv_quotes_is_the_same_name():
+    # CHIP-CDN's label file quotes a name that has a comma; the pack spells it without quotes
+    pred = [{"下肢未特指的损伤,水平未特指"}, {'"癌"'}]
+    gold = [{'"下肢未特指的损伤,水平未特指"'}, {"腺癌"}]
+    m = micro_prf(pred, gold)
+    assert (m["tp"], m["n_pred"], m["n_gold"]) == (1, 2, 2)
+
+
 def test_split_is_fixed_and_disjoint():
     examples = [Example(f"t{i}", (f"l{i}",)) for i in range(100)]
     build, held = split_examples(examples, seed=20221)

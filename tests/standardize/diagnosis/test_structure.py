@@ -377,8 +377,9 @@ class _FakeLearned:
 
 
 def test_rule_name_refined_by_a_confident_learned_term_of_the_same_category(std):
-    # 传染性单核细胞增多症 is the bare category name B27; a learned term of B27 more likely right than
-    # the exact-name rule (p >= its measured precision 0.75) replaces it, a less likely one does not
+    # 传染性单核细胞增多症 is the bare category name B27 (coded, by the rule, to the first leaf of its
+    # unspecified subdivision, B27.901); a learned term of B27 more likely right than the exact-name
+    # rule (p >= its measured precision 0.75) replaces it, a less likely one does not
     sure = _FakeLearned(std.pack, [("未特指的传染性单核细胞增多症", 0.9)])
     d = DiagnosisStandardizer(std.pack, reviewed_mappings=None, learned=sure).standardize(
         "传染性单核细胞增多症"
@@ -388,7 +389,7 @@ def test_rule_name_refined_by_a_confident_learned_term_of_the_same_category(std)
     d = DiagnosisStandardizer(std.pack, reviewed_mappings=None, learned=unsure).standardize(
         "传染性单核细胞增多症"
     )
-    assert [(x.code, x.mapping_method) for x in d.diagnoses] == [("B27", "exact_name")]
+    assert [(x.code, x.mapping_method) for x in d.diagnoses] == [("B27.901", "exact_name")]
     # a chronic condition keeps its curated rule, however sure the learned matcher is
     chronic = _FakeLearned(std.pack, [("2型糖尿病性肾病", 0.99)])
     d = DiagnosisStandardizer(std.pack, reviewed_mappings=None, learned=chronic).standardize("2型糖尿病")
