@@ -97,6 +97,9 @@ class DomainValue:
     name_en: str
     synonyms: tuple[str, ...]
     version: str
+    # the stable word the warehouse's models use for the code (up/down, attended ...); empty when no
+    # model's logic depends on the code
+    value_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -280,6 +283,7 @@ def load_standard(directory: Path | str | None = None) -> Standard:
             name_en=r["name_en"],
             synonyms=tuple(s for s in r["synonyms"].split("|") if s),
             version=r["version"],
+            value_key=(r.get("value_key") or "").strip(),
         )
         for r in _read_csv(d / "value_domains.csv")
     ]

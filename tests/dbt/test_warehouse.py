@@ -26,8 +26,9 @@ def test_dbt_build_passes_with_every_test(built_warehouse):
     kinds = Counter(run.resource_types.values())
     assert kinds["seed"] == 6  # code lists are read from the standard (stg_ref__value_domains)
     assert kinds["unit_test"] == 14
-    # 40 + the touched-persons model, its file view and ledger + 5 code-list staging models + 11 reporting
-    assert kinds["model"] == 59
+    # 40 + the touched-persons model, its file view and ledger + 6 code-list staging models (the value
+    # domains, their value keys and four named lists) + 11 reporting
+    assert kinds["model"] == 60
     assert kinds["test"] >= 190  # unique/not_null/relationships/accepted_values data tests
 
 

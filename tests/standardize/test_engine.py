@@ -283,7 +283,7 @@ def test_rerun_is_idempotent_and_other_entities_are_empty_but_typed(raw_con):
     assert types["hypertension_grade"] == "INTEGER"
     assert "patient_id_number" not in types
     assert rows(raw_con, "SELECT count(*) FROM ref.data_elements") == [(143,)]
-    assert rows(raw_con, "SELECT DISTINCT version FROM ref.data_elements") == [("2026.2.0",)]
+    assert rows(raw_con, "SELECT DISTINCT version FROM ref.data_elements") == [("2026.3.0",)]
     assert rows(raw_con, "SELECT count(*) FROM ref.terminology") == [(0,)]  # the double carries no pack
     assert rows(raw_con, "SELECT count(*) FROM ref.reason_codes") == [(21,)]
 

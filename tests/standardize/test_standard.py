@@ -78,7 +78,7 @@ def test_every_design_column_is_in_the_standard_in_design_order():
 
 
 def test_counts_and_namespaces():
-    assert STD.version == "2026.2.0"
+    assert STD.version == "2026.3.0"
     assert len(STD.elements) == 143
     assert sum(e.layer == "canonical" for e in STD.elements) == 77
     assert sum(e.layer == "registry" for e in STD.elements) == 13

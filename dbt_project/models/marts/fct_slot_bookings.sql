@@ -34,11 +34,7 @@ final as (
         bookings.person_key,
         bookings.booked_at,
         bookings.booking_status_code,
-        case bookings.booking_status_code
-            when '1' then 'attended'
-            when '2' then 'no_show'
-            when '3' then 'cancelled'
-        end as booking_status,
+        bookings.booking_status,
         case
             when bookings.booked_at is not null and pools.clinic_date is not null
                 then {{ dbt.datediff('cast(bookings.booked_at as date)', 'pools.clinic_date', 'day') }}

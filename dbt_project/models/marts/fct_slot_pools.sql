@@ -31,9 +31,9 @@ booking_counts as (
     select
         pool_id,
         cast(count(*) as {{ dbt.type_bigint() }}) as bookings,
-        cast(sum(case when booking_status_code = '1' then 1 else 0 end) as {{ dbt.type_bigint() }}) as bookings_attended,
-        cast(sum(case when booking_status_code = '2' then 1 else 0 end) as {{ dbt.type_bigint() }}) as bookings_no_show,
-        cast(sum(case when booking_status_code = '3' then 1 else 0 end) as {{ dbt.type_bigint() }}) as bookings_cancelled
+        cast(sum(case when booking_status = 'attended' then 1 else 0 end) as {{ dbt.type_bigint() }}) as bookings_attended,
+        cast(sum(case when booking_status = 'no_show' then 1 else 0 end) as {{ dbt.type_bigint() }}) as bookings_no_show,
+        cast(sum(case when booking_status = 'cancelled' then 1 else 0 end) as {{ dbt.type_bigint() }}) as bookings_cancelled
 
     from bookings
     group by pool_id

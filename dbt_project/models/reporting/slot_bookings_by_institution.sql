@@ -6,11 +6,11 @@ with
 bookings as (
 
     select
-        period, 'pool' as grouped_by, pool_institution_code as institution_code, booking_status_code
+        period, 'pool' as grouped_by, pool_institution_code as institution_code, booking_status
     from {{ ref('fct_slot_bookings') }}
     union all
     select
-        period, 'booking' as grouped_by, booking_institution_code as institution_code, booking_status_code
+        period, 'booking' as grouped_by, booking_institution_code as institution_code, booking_status
     from {{ ref('fct_slot_bookings') }}
 
 ),
@@ -22,9 +22,9 @@ aggregated as (
         grouped_by,
         institution_code,
         count(*) as n_bookings,
-        count(case when booking_status_code = '1' then 1 end) as n_attended,
-        count(case when booking_status_code = '2' then 1 end) as n_no_show,
-        count(case when booking_status_code = '3' then 1 end) as n_cancelled
+        count(case when booking_status = 'attended' then 1 end) as n_attended,
+        count(case when booking_status = 'no_show' then 1 end) as n_no_show,
+        count(case when booking_status = 'cancelled' then 1 end) as n_cancelled
     from bookings
     group by {{ filter_grouping_sets(['grouped_by', 'institution_code'], ['period']) }}
 

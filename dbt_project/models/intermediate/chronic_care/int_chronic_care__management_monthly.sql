@@ -5,11 +5,11 @@
             "{% if is_incremental() %}
              delete from {{ this }}
              where not exists (select 1 from {{ ref('stg_std__followups') }}
-                               where followup_type_code = '2' and person_key is not null)
+                               where followup_type = 'chronic_followup' and person_key is not null)
                 or month_start < (select min({{ month_start('followup_at') }}) from {{ ref('stg_std__followups') }}
-                                  where followup_type_code = '2' and person_key is not null)
+                                  where followup_type = 'chronic_followup' and person_key is not null)
                 or month_start > (select max({{ month_start('followup_at') }}) from {{ ref('stg_std__followups') }}
-                                  where followup_type_code = '2' and person_key is not null)
+                                  where followup_type = 'chronic_followup' and person_key is not null)
              {% endif %}"
         ]
     )
@@ -74,7 +74,7 @@ followups as (
         {{ month_start('followups.followup_at') }} as month_start
 
     from {{ ref('stg_std__followups') }} as followups
-    where followups.followup_type_code = '2' and followups.person_key is not null
+    where followups.followup_type = 'chronic_followup' and followups.person_key is not null
 
 ),
 

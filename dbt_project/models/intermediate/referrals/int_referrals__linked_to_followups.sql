@@ -66,7 +66,7 @@ contact_candidates as (
 
     from anchored
     inner join followups
-        on followups.followup_type_code = '1'
+        on followups.followup_type = 'family_doctor_contact'
         and followups.followup_at >= anchored.requested_at
         and followups.followup_at <= {{ dbt.dateadd('day', var('fd_contact_window_days'), 'anchored.anchor_at') }}
         and (

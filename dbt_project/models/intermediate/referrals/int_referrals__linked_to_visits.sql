@@ -55,14 +55,15 @@ candidates as (
         and visits.event_at <= {{ dbt.dateadd('day', var('receiving_visit_window_days'), 'referrals.requested_at') }}
     left join institutions as from_institution
         on referrals.from_institution_code = from_institution.institution_code
+    {{ join_value_key('LCV.DISCHARGE', 'referrals.origin_disposition_code', 'origin_disposition') }}
     where
         (referrals.to_institution_code is not null and visits.institution_code = referrals.to_institution_code)
         or (
             referrals.to_institution_code is null
             and visits.institution_code <> referrals.from_institution_code
             and (
-                (referrals.direction = 'down' and referrals.origin_disposition_code = '3' and visits.level_code = '1')
-                or (referrals.direction = 'down' and coalesce(referrals.origin_disposition_code, '') <> '3'
+                (referrals.direction = 'down' and origin_disposition.value_key = 'transfer_primary_care' and visits.level_code = '1')
+                or (referrals.direction = 'down' and coalesce(origin_disposition.value_key, '') <> 'transfer_primary_care'
                     and visits.level_code < from_institution.level_code)
                 or (referrals.direction = 'up' and visits.level_code > from_institution.level_code)
             )

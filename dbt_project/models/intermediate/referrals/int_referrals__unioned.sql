@@ -31,11 +31,16 @@ statuses as (
 
 inpatient_discharges as (
 
-    select * from {{ ref('int_visits__attributed') }}
-    where visit_type_code = '3'
-      and discharge_disposition_code in ('2', '3')
-      and discharged_at is not null
-      and person_key is not null {{ touched_persons_only('person_key') }}
+    select
+        visits.*,
+        dispositions.value_key as discharge_disposition
+
+    from {{ ref('int_visits__attributed') }} as visits
+    {{ join_value_key('LCV.DISCHARGE', 'visits.discharge_disposition_code', 'dispositions') }}
+    where visits.visit_type_code = '3'
+      and dispositions.value_key in ('transfer_hospital', 'transfer_primary_care')
+      and visits.discharged_at is not null
+      and visits.person_key is not null {{ touched_persons_only('visits.person_key') }}
 
 ),
 
@@ -47,8 +52,8 @@ platform_referrals as (
         cast(null as {{ dbt.type_string() }}) as origin_visit_key,
         cast(null as {{ dbt.type_string() }}) as origin_disposition_code,
         platform.person_key,
-        case platform.direction_code when '1' then 'up' when '2' then 'down' end as direction,
-        case platform.setting_code when '1' then 'outpatient' when '2' then 'inpatient' end as setting,
+        platform.direction,
+        platform.setting,
         platform.from_institution_code,
         platform.to_institution_code,
         platform.green_channel_flag = 1 as green_channel,
@@ -97,7 +102,7 @@ disposition_referrals as (
         discharge_disposition_code as origin_disposition_code,
         person_key,
         case
-            when discharge_disposition_code = '2' and level_code in ('1', '2') then 'up'
+            when discharge_disposition = 'transfer_hospital' and level_code in ('1', '2') then 'up'
             else 'down'
         end as direction,
         'inpatient' as setting,

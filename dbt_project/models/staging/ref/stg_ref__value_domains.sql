@@ -14,7 +14,8 @@ renamed as (
         cast(domain_id as {{ dbt.type_string() }}) as domain_id,
         cast(code as {{ dbt.type_string() }}) as code,
         cast(name_zh as {{ dbt.type_string() }}) as name_zh,
-        cast(name_en as {{ dbt.type_string() }}) as name_en
+        cast(name_en as {{ dbt.type_string() }}) as name_en,
+        cast(value_key as {{ dbt.type_string() }}) as value_key
 
     from source
 

@@ -14,6 +14,7 @@ renamed as (
         cast(person_key as {{ dbt.type_string() }}) as person_key,
         cast(followup_datetime as {{ dbt.type_timestamp() }}) as followup_at,
         cast(followup_type_code as {{ dbt.type_string() }}) as followup_type_code,
+        followup_types.value_key as followup_type,
         cast(doctor_id as {{ dbt.type_string() }}) as doctor_id,
         cast(referral_id as {{ dbt.type_string() }}) as referral_id,
         cast(systolic_bp as {{ type_double() }}) as systolic_bp,
@@ -24,6 +25,7 @@ renamed as (
         cast(row_number as {{ dbt.type_int() }}) as source_row_number
 
     from source
+    {{ join_value_key('LCV.FOLLOWUP_TYPE', 'source.followup_type_code', 'followup_types') }}
 
 )
 

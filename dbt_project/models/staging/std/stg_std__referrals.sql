@@ -17,6 +17,8 @@ renamed as (
         cast(to_institution_code as {{ dbt.type_string() }}) as to_institution_code,
         cast(direction_code as {{ dbt.type_string() }}) as direction_code,
         cast(setting_code as {{ dbt.type_string() }}) as setting_code,
+        directions.value_key as direction,
+        settings.value_key as setting,
         cast(green_channel_flag as {{ dbt.type_int() }}) as green_channel_flag,
         cast(referral_reason as {{ dbt.type_string() }}) as referral_reason,
         cast(diagnosis_code as {{ dbt.type_string() }}) as diagnosis_code,
@@ -33,6 +35,8 @@ renamed as (
         cast(row_number as {{ dbt.type_int() }}) as source_row_number
 
     from source
+    {{ join_value_key('LCV.REF_DIRECTION', 'source.direction_code', 'directions') }}
+    {{ join_value_key('LCV.REF_SETTING', 'source.setting_code', 'settings') }}
 
 )
 
