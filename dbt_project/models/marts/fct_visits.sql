@@ -125,7 +125,7 @@ final as (
         admitted_at,
         discharged_at,
         case
-            when visit_type_code = '3' and discharged_at is not null and admitted_at is not null
+            when setting = 'inpatient' and discharged_at is not null and admitted_at is not null
                 then greatest({{ dbt.datediff('cast(admitted_at as date)', 'cast(discharged_at as date)', 'day') }}, 1)
         end as length_of_stay_days,
         department_name,

@@ -43,7 +43,7 @@ candidates as (
         row_number() over (
             partition by referrals.referral_id
             order by
-                case when referrals.setting = 'inpatient' and visits.visit_type_code = '3' then 0 else 1 end,
+                case when referrals.setting = 'inpatient' and visits.setting = 'inpatient' then 0 else 1 end,
                 visits.event_at,
                 visits.visit_key
         ) as candidate_rank

@@ -37,7 +37,7 @@ inpatient_discharges as (
 
     from {{ ref('int_visits__attributed') }} as visits
     {{ join_value_key('LCV.DISCHARGE', 'visits.discharge_disposition_code', 'dispositions') }}
-    where visits.visit_type_code = '3'
+    where visits.setting = 'inpatient'
       and dispositions.value_key in ('transfer_hospital', 'transfer_primary_care')
       and visits.discharged_at is not null
       and visits.person_key is not null {{ touched_persons_only('visits.person_key') }}

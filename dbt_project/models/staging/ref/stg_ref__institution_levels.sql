@@ -4,7 +4,7 @@ select
     code as level_code,
     name_zh as level_name,
     name_en as level_name_en,
-    code = '1' as is_primary_care
+    coalesce(value_key = 'primary_care', false) as is_primary_care
 
 from {{ ref('stg_ref__value_domains') }}
 

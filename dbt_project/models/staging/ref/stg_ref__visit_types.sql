@@ -5,7 +5,7 @@ select
     code as visit_type_code,
     lower(name_en) as visit_type,
     name_zh as visit_type_name,
-    case when code = '3' then 'inpatient' else 'outpatient' end as setting
+    case when value_key = 'inpatient' then 'inpatient' else 'outpatient' end as setting
 
 from {{ ref('stg_ref__value_domains') }}
 
