@@ -5,19 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.generate.events import S_PER_D, S_PER_H, Ctx, draw_category, make_visits
+from pipelines.generate.events import S_PER_D, S_PER_H, Ctx, blood_pressure, draw_category, make_visits
 
 
 def followup_rows(ctx, rng, wkey, res, inst, dt, ftype, doctor, referral_id) -> dict:
     n = len(res)
-    r = ctx.region.res
-    htn = r["cond"][res, 0]
-    dm = r["cond"][res, 1]
-    grade = r["htn_grade"][res]
-    sbp = np.where(
-        htn, np.array([122.0, 140.0, 148.0, 156.0])[grade] + rng.normal(0, 10, n), rng.normal(122, 10, n)
-    )
-    dbp = sbp * 0.6 + rng.normal(6, 6, n)
+    # treated at follow-up: lower than at a visit
+    _htn, dm, sbp, dbp = blood_pressure(ctx, rng, res, by_grade=(122.0, 140.0, 148.0, 156.0), other=(122, 10))
     glu = np.where(dm, rng.normal(7.6, 1.8, n), rng.normal(5.2, 0.5, n))
     return {
         "followup_id": ctx.ids("F", wkey, n),

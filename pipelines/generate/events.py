@@ -123,6 +123,20 @@ def secondary_dx(ctx: Ctx, rng: np.random.Generator, res: np.ndarray, dx1: np.nd
     return dx2
 
 
+def blood_pressure(ctx: Ctx, rng, res, by_grade: tuple, other: tuple) -> tuple:
+    """(hypertensive, diabetic, systolic, diastolic) of the residents ``res``: a hypertensive
+    resident's systolic pressure around ``by_grade[grade]`` (sd 10), anyone else's around ``other``
+    (mean, sd); diastolic from systolic. Draws from ``rng`` in one fixed order (reproducible)."""
+    n = len(res)
+    r = ctx.region.res
+    htn = r["cond"][res, 0]
+    dm = r["cond"][res, 1]
+    grade = r["htn_grade"][res]
+    sbp = np.where(htn, np.array(by_grade)[grade] + rng.normal(0, 10, n), rng.normal(*other, n))
+    dbp = sbp * 0.6 + rng.normal(6, 6, n)
+    return htn, dm, sbp, dbp
+
+
 def make_visits(
     ctx: Ctx,
     rng: np.random.Generator,
@@ -161,14 +175,7 @@ def make_visits(
     fee = np.where(vtype == "2", fee * 2.5, fee)
     daily = np.array([600.0, 1100.0, 2000.0])[lvl - 1]
     fee = np.where(is_ip, los_days * daily * rng.lognormal(0, 0.3, n), fee)
-    r = ctx.region.res
-    htn = r["cond"][res, 0]
-    dm = r["cond"][res, 1]
-    grade = r["htn_grade"][res]
-    sbp = np.where(
-        htn, np.array([122.0, 146.0, 156.0, 166.0])[grade] + rng.normal(0, 10, n), rng.normal(121, 11, n)
-    )
-    dbp = sbp * 0.6 + rng.normal(6, 6, n)
+    htn, dm, sbp, dbp = blood_pressure(ctx, rng, res, by_grade=(122.0, 146.0, 156.0, 166.0), other=(121, 11))
     bp_p = np.where(htn, np.where(lvl == 1, 0.85, 0.5), 0.2)
     has_bp = rng.random(n) < bp_p
     glu = np.where(dm, rng.normal(8.2, 2.0, n), rng.normal(5.2, 0.5, n))

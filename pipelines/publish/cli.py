@@ -32,12 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--indicator", action="append", dest="indicator_ids", metavar="ID", help="only this indicator"
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--data-dir", help="data directory (default: $RW_DATA_DIR or ./data)")
-    p.add_argument(
-        "--published",
-        type=Path,
-        help="published DuckDB snapshot (default: <data-dir>/published/current.duckdb)",
-    )
+    _snapshot_options(p)
     p.set_defaults(handler=run_indicators)
 
     r = subparsers.add_parser(
@@ -53,13 +48,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--period", metavar="YYYY-MM", help="month (default: the latest complete month)")
     r.add_argument("--out", type=Path, help="output folder (default: <data-dir>/reports)")
     r.add_argument("--no-pdf", action="store_true", help="write only the Excel workbook")
-    r.add_argument("--data-dir", help="data directory (default: $RW_DATA_DIR or ./data)")
-    r.add_argument(
+    _snapshot_options(r)
+    r.set_defaults(handler=run_report)
+
+
+def _snapshot_options(parser: argparse.ArgumentParser) -> None:
+    """--data-dir and --published: where the published snapshot is read from."""
+    parser.add_argument("--data-dir", help="data directory (default: $RW_DATA_DIR or ./data)")
+    parser.add_argument(
         "--published",
         type=Path,
         help="published DuckDB snapshot (default: <data-dir>/published/current.duckdb)",
     )
-    r.set_defaults(handler=run_report)
 
 
 def run_report(args: argparse.Namespace) -> int:

@@ -55,66 +55,29 @@ def write_excel(report: Report, path: Path) -> Path:
         ws.write(0, 0, f"区县排名（{report.period}，按基层诊疗量占比）", title)
         end = _sheet_table(ws, report.ranking, 2, head, text, num)
         if len(report.ranking) and len(report.ranking.columns) > 2:
-            chart = wb.add_chart({"type": "bar"})
-            chart.add_series(
-                {
-                    "name": ["区县排名", 2, 2],
-                    "categories": ["区县排名", 3, 1, end - 1, 1],
-                    "values": ["区县排名", 3, 2, end - 1, 2],
-                }
-            )
-            chart.set_title({"name": "各区县基层诊疗量占比（%）"})
-            chart.set_legend({"none": True})
-            ws.insert_chart(end + 1, 0, chart)
+            _column_chart(wb, ws, "区县排名", end, at=(end + 1, 0))
 
         ws = wb.add_worksheet("转诊流向")
         ws.write(0, 0, f"转诊流向（{report.period}）", title)
         end = _sheet_table(ws, report.level_flows, 2, head, text, num)
         if len(report.level_flows):
-            chart = wb.add_chart({"type": "column"})
-            chart.add_series(
-                {
-                    "name": "人次",
-                    "categories": ["转诊流向", 3, 0, end - 1, 2],
-                    "values": ["转诊流向", 3, 3, end - 1, 3],
-                }
-            )
-            chart.set_title({"name": "级别间转诊人次（<5 不绘制）"})
-            chart.set_legend({"none": True})
-            ws.insert_chart(2, 6, chart)
+            _column_chart(wb, ws, "转诊流向", end)
         _sheet_table(ws, report.county_flows, end + 2, head, text, num)
 
         ws = wb.add_worksheet("退回原因")
         ws.write(0, 0, f"上转退回原因（{report.period}）", title)
         end = _sheet_table(ws, report.return_reasons, 2, head, text, num)
         if len(report.return_reasons):
-            chart = wb.add_chart({"type": "pie"})
-            chart.add_series(
-                {
-                    "name": "退回人次",
-                    "categories": ["退回原因", 3, 0, end - 1, 0],
-                    "values": ["退回原因", 3, 1, end - 1, 1],
-                }
-            )
-            chart.set_title({"name": "上转退回原因构成（<5 不绘制）"})
-            ws.insert_chart(2, 5, chart)
+            _column_chart(wb, ws, "退回原因", end)
 
         ws = wb.add_worksheet("数据质量")
         ws.write(0, 0, f"数据质量：标准化前后{report.quality_measure}", title)
         end = _sheet_table(ws, report.quality, 2, head, text, num)
         if len(report.quality):
-            chart = wb.add_chart({"type": "column"})
-            for col in (1, 2):
-                chart.add_series(
-                    {
-                        "name": ["数据质量", 2, col],
-                        "categories": ["数据质量", 3, 0, end - 1, 0],
-                        "values": ["数据质量", 3, col, end - 1, col],
-                    }
-                )
-            chart.set_title({"name": f"标准化前 → 后{report.quality_measure}（%）"})
+            chart = _column_chart(
+                wb, ws, "数据质量", end, title=f"标准化前 → 后{report.quality_measure}（%）"
+            )
             chart.set_y_axis({"min": 0, "max": 100})
-            ws.insert_chart(2, 6, chart)
 
         ws = wb.add_worksheet("数据完整性")
         ws.write(0, 0, "数据完整性：各数据源报送是否覆盖至月末", title)
@@ -122,6 +85,41 @@ def write_excel(report: Report, path: Path) -> Path:
     finally:
         wb.close()
     return path
+
+
+# The native chart of each sheet's table (the table written from row 3 to ``end - 1``): its kind, the
+# category columns (first, last), one series per value column ({column: name, a text or a header
+# cell}), the title, the cell it is inserted at, and whether it has a legend.
+_CHARTS = {
+    "区县排名": dict(kind="bar", categories=(1, 1), series={2: ["区县排名", 2, 2]},
+                 title="各区县基层诊疗量占比（%）", at=None, legend=False),
+    "转诊流向": dict(kind="column", categories=(0, 2), series={3: "人次"},
+                 title="级别间转诊人次（<5 不绘制）", at=(2, 6), legend=False),
+    "退回原因": dict(kind="pie", categories=(0, 0), series={1: "退回人次"},
+                 title="上转退回原因构成（<5 不绘制）", at=(2, 5), legend=True),
+    "数据质量": dict(kind="column", categories=(0, 0), series={c: ["数据质量", 2, c] for c in (1, 2)},
+                 title="", at=(2, 6), legend=True),
+}  # fmt: skip
+
+
+def _column_chart(wb, ws, sheet: str, end: int, at: tuple[int, int] | None = None, title: str | None = None):
+    """Insert the chart ``_CHARTS[sheet]`` of the table on ``sheet`` ending at row ``end``."""
+    spec = _CHARTS[sheet]
+    chart = wb.add_chart({"type": spec["kind"]})
+    first, last = spec["categories"]
+    for col, name in spec["series"].items():
+        chart.add_series(
+            {
+                "name": name,
+                "categories": [sheet, 3, first, end - 1, last],
+                "values": [sheet, 3, col, end - 1, col],
+            }
+        )
+    chart.set_title({"name": title or spec["title"]})
+    if not spec["legend"]:
+        chart.set_legend({"none": True})
+    ws.insert_chart(*(at or spec["at"]), chart)
+    return chart
 
 
 def _rate_chart(wb, ws, headline: pd.DataFrame, first_row: int, last_row: int, anchor: str) -> None:

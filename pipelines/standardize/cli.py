@@ -128,6 +128,15 @@ def with_pd_options(fn) -> None:
         fn()
 
 
+def _data_and_sources(parser, data_dir_help: str) -> None:
+    parser.add_argument("--data-dir", default=None, help=data_dir_help)
+    parser.add_argument(
+        "--sources-dir",
+        default=None,
+        help="source YAML folder (default: $RW_SOURCES_DIR, else ./sources when it exists, else the project's)",
+    )
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "standardize",
@@ -138,12 +147,7 @@ def register(subparsers) -> None:
     group.required = True
 
     run = group.add_parser("run", help="rebuild std.* from the raw landing")
-    run.add_argument("--data-dir", default=None, help="data directory (default: ./data or $RW_DATA_DIR)")
-    run.add_argument(
-        "--sources-dir",
-        default=None,
-        help="source YAML folder (default: $RW_SOURCES_DIR, else ./sources when it exists, else the project's)",
-    )
+    _data_and_sources(run, "data directory (default: ./data or $RW_DATA_DIR)")
     run.add_argument("--entity", action="append", help="only this entity (repeatable)")
     run.add_argument(
         "--no-diagnosis", action="store_true", help="skip diagnosis mapping (columns stay empty)"
@@ -161,12 +165,7 @@ def register(subparsers) -> None:
     render.set_defaults(handler=_render)
 
     acc = group.add_parser("accuracy", help="accuracy before/after standardization against the truth")
-    acc.add_argument("--data-dir", default=None, help="data directory holding warehouse/ and truth/")
-    acc.add_argument(
-        "--sources-dir",
-        default=None,
-        help="source YAML folder (default: $RW_SOURCES_DIR, else ./sources when it exists, else the project's)",
-    )
+    _data_and_sources(acc, "data directory holding warehouse/ and truth/")
     acc.add_argument("--all", action="store_true", help="print every (source, entity, element) row")
     acc.set_defaults(handler=_accuracy)
 
