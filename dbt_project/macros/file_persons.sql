@@ -3,7 +3,7 @@
 {# `where <file not kept from the previous build>` in an incremental build; nothing in a full one. #}
 {% macro file_not_kept(file_column, new_files_only) -%}
     {%- if new_files_only %}
-    where coalesce({{ file_column }}, '-') not in (select file_id from {{ this }})
+    where coalesce({{ file_column }}, '-') not in (select distinct file_id from {{ this }})
     {%- endif %}
 {%- endmacro %}
 
@@ -35,13 +35,13 @@
     where file_id like 'ref:%'
        or file_id like 'std_full:%'
        or file_id = '-'
-       or file_id in (select file_id from {{ ref('stg_std__followups') }} where referral_id is not null)
+       or file_id in (select distinct file_id from {{ ref('stg_std__followups') }} where referral_id is not null)
        or file_id not in (
-            select coalesce(file_id, '-') from {{ ref('stg_std__visits') }}
+            select distinct coalesce(file_id, '-') from {{ ref('stg_std__visits') }}
             union
-            select coalesce(file_id, '-') from {{ ref('stg_std__referrals') }}
+            select distinct coalesce(file_id, '-') from {{ ref('stg_std__referrals') }}
             union
-            select coalesce(file_id, '-') from {{ ref('stg_std__followups') }}
+            select distinct coalesce(file_id, '-') from {{ ref('stg_std__followups') }}
        )
     {%- endif -%}
 {%- endmacro %}
