@@ -13,16 +13,14 @@
                    ~ std_runs ~ " where mode = 'full'), '')"]) }}
 {%- endmacro %}
 
-{# Pre-hook 1: after a full standardize (the stored marker is not the latest full run's), nothing is kept. #}
+{# Pre-hook 1: after a full standardize (the stored marker is not the latest full run's), nothing is
+   kept. Without a standardize run log (hand-made test warehouses) there is no marker: nothing to do. #}
 {% macro delete_all_file_persons_after_full_standardize() -%}
-    {%- if this is not none and is_incremental() -%}
-    {%- set std_runs = adapter.get_relation(database=this.database, schema='std', identifier='standardize_runs') -%}
+    {%- set std_runs = none if this is none else
+        adapter.get_relation(database=this.database, schema='std', identifier='standardize_runs') -%}
+    {%- if std_runs is not none and is_incremental() -%}
     delete from {{ this }}
-    where not exists (
-        select 1 from {{ this }}
-        where file_id = {% if std_runs is not none %}{{ file_persons_full_marker(std_runs) }}{% else %}'ref:none'{% endif %}
-    )
-    {%- if std_runs is none %} and false{% endif %}
+    where not exists (select 1 from {{ this }} where file_id = {{ file_persons_full_marker(std_runs) }})
     {%- endif -%}
 {%- endmacro %}
 

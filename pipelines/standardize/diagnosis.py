@@ -106,6 +106,11 @@ class DiagnosisStandardizer(AttributeRules, Guessing, TextForms):
         # fuzzy candidates sorted by length: ratio >= threshold bounds the length difference, so a
         # query only meets the slice of names of a compatible length
         self._fuzzy_keys = sorted(pack.name_index, key=len)
+        # attributes.yaml: what a fuzzy match may add or drop; generic complications after a connector
+        self._fuzzy_neutral = frozenset(pack.attributes.get("fuzzy_neutral_characters", ""))
+        self._complication_keys = frozenset(
+            match_key(w) for w in pack.attributes.get("complication_words") or ()
+        )
         self._fuzzy_len_start: dict[int, int] = {}
         for i, name_key in enumerate(self._fuzzy_keys):
             self._fuzzy_len_start.setdefault(len(name_key), i)

@@ -151,9 +151,8 @@ class Guessing:
 
     def _spelling_only(self, key: str, name_key: str) -> bool:
         """Every character the fuzzy match adds or drops is neutral (``fuzzy_neutral_characters``)."""
-        neutral = self.pack.attributes.get("fuzzy_neutral_characters", "")
         for op, a0, a1, b0, b1 in SequenceMatcher(None, key, name_key, autojunk=False).get_opcodes():
-            if op != "equal" and not set(key[a0:a1] + name_key[b0:b1]) <= set(neutral):
+            if op != "equal" and not set(key[a0:a1] + name_key[b0:b1]) <= self._fuzzy_neutral:
                 return False
         return True
 

@@ -207,14 +207,16 @@ class Structure:
         if site is None:
             return None
         pos, site_key = site
-        best: tuple[int, str] | None = None
-        for start in range(max(0, pos - 8), pos + 1):
-            for end in range(pos + len(site_key), min(len(key), pos + len(site_key) + 4) + 1):
-                code = self.pack.find_name(key[start:end] + "良性肿瘤")
-                if code and code[0] == "D" and (best is None or end - start > best[0]):
-                    best = (end - start, code)
+        best = self._longest_term_around(
+            key,
+            pos,
+            site_key,
+            lambda phrase: (phrase + "良性肿瘤",),
+            lambda code: code[0] == "D",
+            longer=False,
+        )
         if best:
-            return best[1]
+            return best
         code = self.pack.find_name(self.pack.names[self._site_code[site_key]].replace("恶性肿瘤", "良性肿瘤"))
         return code if code and code[0] == "D" else None
 
@@ -229,20 +231,36 @@ class Structure:
 
     def _specific_site(self, key: str, pos: int, site_key: str) -> str | None:
         """The most specific pack term ``<words around the site>恶性肿瘤`` the text names: laterality
-        and sub-site (``右肺`` -> 右肺恶性肿瘤, ``乙状结肠`` -> 乙状结肠恶性肿瘤), longest first."""
+        and sub-site (``右肺`` -> 右肺恶性肿瘤, ``乙状结肠`` -> 乙状结肠恶性肿瘤), or the words around the
+        site themselves when they name a malignant condition (急性淋巴细胞白血病); longest first."""
+        return self._longest_term_around(
+            key,
+            pos,
+            site_key,
+            lambda phrase: (phrase + "恶性肿瘤", phrase if self.is_malignant_text(phrase) else ""),
+            lambda code: code[0] in "CD",
+            longer=True,
+        )
+
+    def _longest_term_around(self, key, pos, site_key, names_of, accept, longer: bool) -> str | None:
+        """The code of the longest phrase around the site word at ``pos`` (up to 8 characters before,
+        4 after; ``longer``: only phrases longer than the site word) one of whose ``names_of(phrase)``
+        is a pack name whose code is no morphology and passes ``accept``."""
         best: tuple[int, str] | None = None
         end_site = pos + len(site_key)
         for start in range(max(0, pos - 8), pos + 1):
             for end in range(end_site, min(len(key), end_site + 4) + 1):
                 phrase = key[start:end]
-                if len(phrase) <= len(site_key):
+                if longer and len(phrase) <= len(site_key):
                     continue
-                # <phrase>恶性肿瘤 (右肺 -> 右肺恶性肿瘤), or the phrase itself when it names a
-                # malignant condition (急性淋巴细胞白血病)
-                for name in (phrase + "恶性肿瘤", phrase if self.is_malignant_text(phrase) else ""):
+                for name in names_of(phrase):
                     code = self.pack.find_name(name) if name else None
-                    tumour = code and not is_morphology(code) and code[0] in "CD"
-                    if tumour and (best is None or len(phrase) > best[0]):
+                    if (
+                        code
+                        and not is_morphology(code)
+                        and accept(code)
+                        and (best is None or len(phrase) > best[0])
+                    ):
                         best = (len(phrase), code)
         return best[1] if best else None
 

@@ -83,5 +83,4 @@ class TextForms:
     def _is_complication(self, piece: str) -> bool:
         """A generic complication after a connector (``并感染``, ``伴出血``): a state of the condition
         before it, no diagnosis of its own (``complication_words`` in attributes.yaml)."""
-        words = self.pack.attributes.get("complication_words") or ()
-        return match_key(piece) in {match_key(w) for w in words}
+        return match_key(piece) in self._complication_keys
